@@ -24,6 +24,7 @@ __all__ = [
     "GraphStore",
     "LoadWriter",
     "ACCOUNT_COLUMNS",
+    "DECISION_COLUMNS",
     "LINK_COLUMNS",
     "PRODUCT_COLUMNS",
     "RING_COLUMNS",
@@ -42,6 +43,10 @@ LINK_COLUMNS = [
 #: Columns of :meth:`GraphStore.products`.
 PRODUCT_COLUMNS = [
     "account_id", "product", "term_months", "amount", "balance", "credit_limit",
+]
+#: Columns of :meth:`GraphStore.decisions`.
+DECISION_COLUMNS = [
+    "account_id", "decision", "score", "ring_id", "reasons", "run_id",
 ]
 #: Columns of :meth:`GraphStore.rings`.
 RING_COLUMNS = [
@@ -166,6 +171,12 @@ class GraphStore(ABC):
 
         ``evidence`` is a dict and ``members`` a sorted list of account ids.
         """
+
+    @abstractmethod
+    def decisions(self, flagged_only: bool = True) -> pd.DataFrame:
+        """Decisions of the latest run with :data:`DECISION_COLUMNS`, sorted by
+        ``account_id``; only ``decline`` and ``review`` when ``flagged_only``.
+        ``reasons`` is a list of strings."""
 
     @abstractmethod
     def close(self) -> None:
