@@ -1,0 +1,257 @@
+"""Shared-identifier linking that survives hub identifiers.
+
+Two accounts are *linked* when what they share is specific enough. Each
+shared identifier contributes ``tier_weight * rarity(degree)``:
+
+* ``tier_weight`` is high for hard identifiers (national id, phone, email,
+  bank account: one person's) and low for soft ones (device, IP, address,
+  employer: legitimately shared by households, offices, cafés);
+* ``rarity(d) = 1 / (1 + log2(d / 2) / 4)`` shrinks as more accounts share
+  the identifier;
+* identifiers held by more accounts than their kind's degree cap, or on the
+  allow-list, are *hubs*: they contribute nothing and are reported.
+
+A pair is linked when its summed weight reaches ``link_threshold``. With the
+defaults one hard identifier links, one soft identifier alone does not, two
+specific soft identifiers (a device and an address) do. Groups are the
+connected components of the linked pairs; a group larger than
+``split_size`` is split with Louvain community detection.
+
+Complexity: O(L + P log P) for L links and P candidate pairs; P is bounded
+by ``sum(cap_k ** 2)`` over non-hub identifiers because hubs never produce
+pairs, which is what keeps a public Wi-Fi device from costing O(n^2).
+Deterministic: the same snapshot and settings give the same groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ringfence.config import Config
+from ringfence.graph.base import GraphSnapshot
+from ringfence.model import Hub
+
+__all__ = ["LinkGraph", "allow_keys", "link_accounts", "rarity"]
+
+
+@dataclass(slots=True)
+class LinkGraph:
+    """The pruned link graph of a snapshot.
+
+    Attributes:
+        degree: Accounts per identifier (all links, hubs included).
+        usable: Per identifier, True when it may link accounts.
+        hub: Per identifier, True when it was excluded as a hub.
+        pair_a, pair_b: Account indices of linked pairs (``pair_a < pair_b``).
+        pair_weight: Summed weight of each linked pair.
+        groups: Account-index arrays of the groups (size >= 2), sorted by
+            their smallest account index.
+        hubs: The hub identifiers with their reason.
+    """
+
+    degree: np.ndarray
+    usable: np.ndarray
+    hub: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+    pair_weight: np.ndarray
+    groups: list[np.ndarray]
+    hubs: list[Hub]
+
+
+def rarity(degree: np.ndarray) -> np.ndarray:
+    """Weight multiplier of an identifier shared by ``degree`` accounts."""
+    d = np.maximum(np.asarray(degree, dtype=np.float64), 2.0)
+    return 1.0 / (1.0 + np.log2(d / 2.0) / 4.0)
+
+
+def allow_keys(config: Config) -> set[tuple[str, str]]:
+    """Normalise the allow-list to ``(kind, key)`` pairs.
+
+    Values are normalised like input values, so an investigator may write
+    ``+1 (800) 555-0100``. National ids cannot be allow-listed: they are
+    never written in clear.
+    """
+    from ringfence.loaders.normalize import (
+        Skip,
+        normalize_address,
+        normalize_email,
+        normalize_generic,
+        normalize_phone,
+    )
+
+    out: set[tuple[str, str]] = set()
+    for entry in config.detect.allow_list:
+        kind, value = str(entry.get("kind", "")), str(entry.get("value", ""))
+        if kind == "phone":
+            ident = normalize_phone(value, config.default_region)
+        elif kind == "email":
+            ident = normalize_email(value)
+        elif kind == "address":
+            ident = normalize_address(value)
+        elif kind == "national_id":
+            continue
+        else:
+            ident = normalize_generic(kind, value)
+        if not isinstance(ident, Skip):
+            out.add((kind, ident.key))
+    return out
+
+
+def _pairs_for_degree(members: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """All member pairs of identifiers that each have exactly ``d`` members.
+
+    ``members`` has shape (k, d): row r lists the accounts of identifier r.
+    """
+    iu, ju = np.triu_indices(d, k=1)
+    a = members[:, iu].ravel()
+    b = members[:, ju].ravel()
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
+    """Build the pruned link graph and its groups (see the module docstring).
+
+    Args:
+        snapshot: The graph.
+        config: Tiers, degree caps, allow-list, weights and split settings.
+
+    Returns:
+        The :class:`LinkGraph`.
+    """
+    det = config.detect
+    n_acc = len(snapshot.accounts)
+    idents = snapshot.identifiers
+    n_id = len(idents)
+    acc_idx = snapshot.links["account_idx"].to_numpy(np.int64)
+    id_idx = snapshot.links["ident_idx"].to_numpy(np.int64)
+    degree = np.bincount(id_idx, minlength=n_id).astype(np.int64)
+
+    # Hubs: above the kind's cap, or allow-listed.
+    kinds = idents["kind"].astype(str).to_numpy()
+    keys = idents["key"].astype(str).to_numpy()
+    caps = np.array([det.cap(k) for k in kinds], dtype=np.int64)
+    allowed = allow_keys(config)
+    on_allow = np.array(
+        [(k, v) in allowed for k, v in zip(kinds, keys, strict=True)], dtype=bool
+    ) if allowed else np.zeros(n_id, dtype=bool)
+    hub = (degree > caps) | (on_allow & (degree >= 2))
+    hubs = [
+        Hub(
+            kind=kinds[i],
+            key=keys[i],
+            display=str(idents["display"].iat[i]),
+            degree=int(degree[i]),
+            reason=(
+                "allow-listed" if on_allow[i]
+                else f"shared by {degree[i]} accounts, above the {kinds[i]} "
+                f"cap of {caps[i]}"
+            ),
+        )
+        for i in np.flatnonzero(hub)
+    ]
+    usable = (degree >= 2) & ~hub
+
+    # Candidate pairs from every usable identifier, grouped by degree so
+    # that each degree class is one vectorised step.
+    tier_w = np.array(
+        [det.hard_weight if config.tier(k) == "hard" else det.soft_weight
+         for k in kinds],
+        dtype=np.float64,
+    )
+    ident_w = tier_w * rarity(degree)
+    keep = usable[id_idx]
+    order = np.lexsort((acc_idx[keep], id_idx[keep]))
+    s_id, s_acc = id_idx[keep][order], acc_idx[keep][order]
+    all_a: list[np.ndarray] = []
+    all_b: list[np.ndarray] = []
+    all_w: list[np.ndarray] = []
+    if len(s_id):
+        starts = np.flatnonzero(np.r_[True, s_id[1:] != s_id[:-1]])
+        sizes = np.diff(np.r_[starts, len(s_id)])
+        for d in np.unique(sizes):
+            rows = starts[sizes == d]
+            members = s_acc[rows[:, None] + np.arange(d)[None, :]]
+            a, b = _pairs_for_degree(members, int(d))
+            all_a.append(a)
+            all_b.append(b)
+            all_w.append(np.repeat(ident_w[s_id[rows]], d * (d - 1) // 2))
+    if all_a:
+        pa, pb, pw = np.concatenate(all_a), np.concatenate(all_b), np.concatenate(all_w)
+        code = pa * np.int64(n_acc) + pb
+        uniq, inv = np.unique(code, return_inverse=True)
+        weight = np.bincount(inv, weights=pw)
+        strong = weight >= det.link_threshold - 1e-12
+        pair_a = (uniq[strong] // n_acc).astype(np.int64)
+        pair_b = (uniq[strong] % n_acc).astype(np.int64)
+        pair_weight = weight[strong]
+    else:
+        pair_a = pair_b = np.zeros(0, dtype=np.int64)
+        pair_weight = np.zeros(0)
+
+    groups = _groups(n_acc, pair_a, pair_b, pair_weight, det.split_size, det.seed)
+    return LinkGraph(
+        degree=degree,
+        usable=usable,
+        hub=hub,
+        pair_a=pair_a,
+        pair_b=pair_b,
+        pair_weight=pair_weight,
+        groups=groups,
+        hubs=hubs,
+    )
+
+
+def _groups(
+    n: int,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    pw: np.ndarray,
+    split_size: int,
+    seed: int,
+) -> list[np.ndarray]:
+    if n == 0 or len(pa) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(pa)), (pa, pb)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    in_group = sizes[labels] >= 2
+    frame = pd.DataFrame({"label": labels[in_group], "acc": np.flatnonzero(in_group)})
+    out: list[np.ndarray] = []
+    pair_label = labels[pa]
+    for label, members in frame.groupby("label", sort=False)["acc"]:
+        nodes = np.sort(members.to_numpy())
+        if len(nodes) > split_size:
+            sel = pair_label == label
+            out.extend(_split(nodes, pa[sel], pb[sel], pw[sel], seed))
+        else:
+            out.append(nodes)
+    out.sort(key=lambda g: int(g[0]))
+    return out
+
+
+def _split(
+    nodes: np.ndarray, pa: np.ndarray, pb: np.ndarray, pw: np.ndarray, seed: int
+) -> Iterable[np.ndarray]:
+    """Split one large group into Louvain communities (size >= 2 kept)."""
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(int(x) for x in nodes)
+    order = np.lexsort((pb, pa))
+    graph.add_weighted_edges_from(
+        (int(a), int(b), float(w))
+        for a, b, w in zip(pa[order], pb[order], pw[order], strict=True)
+    )
+    communities = nx.community.louvain_communities(
+        graph, weight="weight", resolution=1.0, seed=seed
+    )
+    for community in communities:
+        if len(community) >= 2:
+            yield np.array(sorted(community), dtype=np.int64)

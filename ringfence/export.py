@@ -1,0 +1,187 @@
+"""Export flagged accounts to the lending gate, atomically.
+
+Layout of an export directory::
+
+    <out>/runs/<run_id>/flagged.csv        one row per flagged account
+    <out>/runs/<run_id>/flagged.parquet    the same rows (or flagged.jsonl)
+    <out>/runs/<run_id>/changes.csv        added to / removed from the list
+    <out>/runs/<run_id>/manifest.json      rows, sha256 of each file, run id,
+                                           thresholds, change counts
+    <out>/current -> runs/<run_id>         what the gate reads
+
+An export is written into a hidden temporary directory, renamed into
+``runs/`` when complete, and only then is the ``current`` link swapped with
+an atomic rename. A reader following ``current`` therefore always sees one
+complete export; a failed export leaves the previous one in place.
+The files hold no personal data beyond the account id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ringfence.errors import InputError, StoreError
+from ringfence.graph.base import GraphStore
+
+__all__ = ["EXPORT_COLUMNS", "ExportInfo", "export_flagged", "read_current"]
+
+logger = logging.getLogger(__name__)
+
+EXPORT_COLUMNS = [
+    "account_id", "decision", "score", "ring_id", "reasons", "run_id",
+    "generated_at",
+]
+
+
+@dataclass(slots=True)
+class ExportInfo:
+    """Where an export went and what it holds."""
+
+    path: Path
+    run_id: str
+    rows: int
+    added: int
+    removed: int
+    manifest: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def read_current(out_dir: str | Path) -> pd.DataFrame | None:
+    """The flagged rows of the current export, or ``None`` when there is none."""
+    current = Path(out_dir) / "current" / "flagged.csv"
+    if not current.exists():
+        return None
+    return pd.read_csv(current, dtype={"account_id": str, "ring_id": str},
+                       keep_default_na=False)
+
+
+def export_flagged(
+    store: GraphStore, out_dir: str | Path, *, fmt: str = "parquet"
+) -> ExportInfo:
+    """Export the latest run's flagged accounts (see the module docstring).
+
+    Args:
+        store: Store holding a detection run.
+        out_dir: Export directory (created when missing).
+        fmt: Second file format beside CSV: ``parquet`` or ``jsonl``.
+
+    Raises:
+        StoreError: The store has no detection run yet.
+        InputError: ``fmt`` is unknown.
+    """
+    if fmt not in ("parquet", "jsonl"):
+        raise InputError(f"export format {fmt!r} is unknown; use parquet or jsonl")
+    runs = store.runs(limit=1)
+    if not runs:
+        raise StoreError("no detection run in the store: run `ringfence detect` first")
+    run = runs[0]
+    run_id = str(run["run_id"])
+    out = Path(out_dir)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+
+    # 1. the rows
+    flagged = store.decisions(flagged_only=True)
+    rows = pd.DataFrame({
+        "account_id": flagged["account_id"].astype(str),
+        "decision": flagged["decision"].astype(str),
+        "score": flagged["score"].astype(float).round(6),
+        "ring_id": flagged["ring_id"].fillna("").astype(str),
+        "reasons": ["; ".join(r) for r in flagged["reasons"]],
+        "run_id": run_id,
+        "generated_at": str(run["generated_at"]),
+    }, columns=EXPORT_COLUMNS)
+
+    # 2. changes against the current export
+    previous = read_current(out)
+    before = set(previous["account_id"]) if previous is not None else set()
+    now = set(rows["account_id"])
+    changes = pd.DataFrame(
+        [(a, "added") for a in sorted(now - before)]
+        + [(a, "removed") for a in sorted(before - now)],
+        columns=["account_id", "change"],
+    )
+
+    # 3. write everything into a temporary directory
+    final = out / "runs" / run_id
+    tmp = out / "runs" / f".{run_id}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        rows.to_csv(tmp / "flagged.csv", index=False)
+        second = tmp / f"flagged.{fmt}"
+        if fmt == "parquet":
+            rows.to_parquet(second, index=False)
+        else:
+            rows.to_json(second, orient="records", lines=True, force_ascii=False)
+        changes.to_csv(tmp / "changes.csv", index=False)
+        files = ["flagged.csv", second.name, "changes.csv"]
+        for name in files:
+            _fsync_file(tmp / name)
+        params = run.get("params") or {}
+        detect_params = params.get("detect") or {}
+        manifest = {
+            "run_id": run_id,
+            "generated_at": run["generated_at"],
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "rows": len(rows),
+            "decisions": rows["decision"].value_counts().sort_index().to_dict(),
+            "files": {name: {"sha256": _sha256(tmp / name)} for name in files},
+            "thresholds": {
+                "review": detect_params.get("review_threshold"),
+                "decline": detect_params.get("decline_threshold"),
+                "gnn": params.get("gnn_policy"),
+            },
+            "changes": {
+                "previous_run_id": (
+                    str(previous["run_id"].iat[0])
+                    if previous is not None and len(previous) else None
+                ),
+                "added": int((changes["change"] == "added").sum()),
+                "removed": int((changes["change"] == "removed").sum()),
+            },
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_file(tmp / "manifest.json")
+
+        # 4. publish: rename the directory, then swap the link atomically
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        link_tmp = out / f".current.{os.getpid()}"
+        link_tmp.unlink(missing_ok=True)
+        os.symlink(Path("runs") / run_id, link_tmp)
+        os.replace(link_tmp, out / "current")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("exported %d flagged accounts of %s", len(rows), run_id)
+    return ExportInfo(
+        path=final,
+        run_id=run_id,
+        rows=len(rows),
+        added=manifest["changes"]["added"],
+        removed=manifest["changes"]["removed"],
+        manifest=manifest,
+    )

@@ -1,0 +1,535 @@
+"""Load account and loan tables into a graph store.
+
+Pipeline, per file:
+
+1. open every input and check its columns before anything is written;
+2. stream rows in batches, normalising identifiers; a row that cannot be
+   used is rejected (written to the rejects file with its line, column,
+   value and reason), a value that must never link (placeholder, mangled)
+   is dropped from the row and written to the ignored-values file;
+3. write each batch to the store inside one load;
+4. check the reject rate and the accounting ``accepted + rejected = read``;
+   only then is the load committed and the report files moved in place.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import math
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ringfence.config import Config, national_id_key
+from ringfence.errors import InputError
+from ringfence.graph.base import GraphStore, LoadWriter
+from ringfence.loaders.normalize import (
+    NationalIdHasher,
+    Skip,
+    join_address_parts,
+    mask_value,
+    normalize_address,
+    normalize_email,
+    normalize_generic,
+    normalize_national_id,
+    normalize_phone,
+)
+from ringfence.loaders.sources import ERROR_KEY, TableSource
+from ringfence.model import AccountRecord, Identifier, Product
+
+__all__ = ["LoadReport", "load_files", "parse_timestamp"]
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_REQUIRED = ("account_id", "created_at")
+LOAN_REQUIRED = ("account_id", "product", "balance")
+TERMS = {1, 3, 6, 12}
+LABELS = {"fraud": "fraud", "legit": "legit", "unknown": None, "": None}
+_ADDRESS_PARTS = ("address_line", "address_city", "address_postcode",
+                  "address_country")
+_PART_ALIASES = {"line": "address_line", "city": "address_city",
+                 "postcode": "address_postcode", "zip": "address_postcode",
+                 "country": "address_country"}
+_COLUMN_ALIASES = {"device": "device_id", "ip_address": "ip", "dob": "date_of_birth",
+                   "name": "full_name", "nid": "national_id"}
+_ACCOUNT_ID_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+_REPORT_FIELDS = ["source", "line", "column", "value", "reason", "fix"]
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What one input file did to the store.
+
+    ``rows_accepted + rows_rejected == rows_read`` always holds; the loader
+    fails rather than report otherwise.
+    """
+
+    source: str
+    table: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    ignored: dict[str, dict[str, int]] = field(default_factory=dict)
+    empty: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    rejects_path: str | None = None
+    ignored_path: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "table": self.table,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "values_ignored": self.ignored,
+            "values_empty": self.empty,
+            "values_invalid_kept": self.invalid,
+            "rejects_path": self.rejects_path,
+            "ignored_path": self.ignored_path,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def parse_timestamp(text: str) -> int | None:
+    """Parse an ISO 8601 date or date-time, or epoch seconds, to epoch seconds.
+
+    Naive times are taken as UTC. Returns ``None`` when ``text`` is neither.
+
+    Examples:
+        >>> parse_timestamp("2026-03-02T10:15:00")
+        1772446500
+        >>> parse_timestamp("yesterday") is None
+        True
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        if not math.isfinite(number) or not 0 <= number < 4_102_444_800:
+            return None
+        return int(number)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return int(stamp.timestamp())
+
+
+class _Reports:
+    """Rejects and ignored-values files written while a load streams."""
+
+    def __init__(self, directory: Path, stem: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.final_rejects = directory / f"{stem}-rejects.csv"
+        self.final_ignored = directory / f"{stem}-ignored.csv"
+        self._tmp_rejects = directory / f".{stem}-rejects.csv.part"
+        self._tmp_ignored = directory / f".{stem}-ignored.csv.part"
+        self._fh: list[IO[str]] = []
+        self.rejects = self._writer(self._tmp_rejects)
+        self.ignored = self._writer(self._tmp_ignored)
+
+    def _writer(self, path: Path) -> Any:
+        fh = open(path, "w", newline="", encoding="utf-8")
+        self._fh.append(fh)
+        writer = csv.writer(fh)
+        writer.writerow(_REPORT_FIELDS)
+        return writer
+
+    def commit(self) -> None:
+        for fh in self._fh:
+            fh.close()
+        os.replace(self._tmp_rejects, self.final_rejects)
+        os.replace(self._tmp_ignored, self.final_ignored)
+
+    def discard(self) -> None:
+        for fh in self._fh:
+            fh.close()
+        for path in (self._tmp_rejects, self._tmp_ignored):
+            path.unlink(missing_ok=True)
+
+
+def _safe(value: str, column: str) -> str:
+    kind = "national_id" if column == "national_id" else column
+    return mask_value(kind, value)
+
+
+class _AccountRows:
+    """Turns raw account rows into :class:`AccountRecord` objects."""
+
+    def __init__(self, columns: Sequence[str], config: Config, source: str) -> None:
+        self.source = source
+        self.config = config
+        cols = set(columns)
+        self.has_parts = "address" not in cols and any(
+            c in cols for c in _ADDRESS_PARTS
+        )
+        hasher: NationalIdHasher | None = None
+        if "national_id" in cols:
+            hasher = NationalIdHasher(national_id_key(config))
+        region = config.default_region
+        self.kinds: list[tuple[str, str, Callable[[str], Identifier | Skip]]] = []
+        if hasher is not None:
+            nid_hasher = hasher
+            self.kinds.append(
+                ("national_id", "national_id",
+                 lambda v: normalize_national_id(v, nid_hasher))
+            )
+        if "phone" in cols:
+            self.kinds.append(("phone", "phone", lambda v: normalize_phone(v, region)))
+        if "email" in cols:
+            self.kinds.append(("email", "email", normalize_email))
+        if "address" in cols or self.has_parts:
+            self.kinds.append(("address", "address", normalize_address))
+        if "device_id" in cols:
+            self.kinds.append(
+                ("device", "device_id", lambda v: normalize_generic("device", v))
+            )
+        if "ip" in cols:
+            self.kinds.append(("ip", "ip", lambda v: normalize_generic("ip", v)))
+        for kind in config.extra_kinds:
+            if kind in cols:
+                self.kinds.append(
+                    (kind, kind, lambda v, k=kind: normalize_generic(k, v))
+                )
+
+    def convert(
+        self, line: int, row: dict[str, str], report: LoadReport, reports: _Reports
+    ) -> AccountRecord | None:
+        def reject(column: str, value: str, reason: str, fix: str) -> None:
+            reports.rejects.writerow(
+                [self.source, line, column, _safe(value, column), reason, fix]
+            )
+
+        if ERROR_KEY in row:
+            reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
+            return None
+        account_id = row.get("account_id", "").strip()
+        if not account_id:
+            reject("account_id", "", "account_id is empty",
+                   "every row needs the lender's account id")
+            return None
+        if not _ACCOUNT_ID_RE.match(account_id) or "\udc80" <= max(account_id) <= (
+            "\udcff"
+        ):
+            reject("account_id", account_id,
+                   "account_id has control characters, bad bytes or over 128 chars",
+                   "export ids as UTF-8 text without control characters")
+            return None
+        created_raw = row.get("created_at", "")
+        created = parse_timestamp(created_raw)
+        if created is None:
+            reject("created_at", created_raw,
+                   "created_at is not an ISO 8601 date-time or epoch seconds",
+                   "write it like 2026-03-02T10:15:00 (UTC) or 2026-03-02")
+            return None
+        seen_raw = row.get("seen_at", "")
+        seen = parse_timestamp(seen_raw) if seen_raw.strip() else created
+        if seen is None:
+            reject("seen_at", seen_raw, "seen_at is not an ISO 8601 date-time",
+                   "write it like 2026-03-02T10:15:00 or leave it empty")
+            return None
+
+        def ignore(column: str, kind: str, value: str, reason: str) -> None:
+            report.ignored.setdefault(kind, Counter())[reason] += 1  # type: ignore[index]
+            reports.ignored.writerow(
+                [self.source, line, column, _safe(value, column), reason,
+                 "value kept out of the graph; the rest of the row is loaded"]
+            )
+
+        label_raw = row.get("label", "").strip().lower()
+        if label_raw not in LABELS:
+            ignore("label", "label", row.get("label", ""),
+                   "label must be fraud, legit, unknown or empty")
+            label = None
+        else:
+            label = LABELS[label_raw]
+
+        identifiers: list[Identifier] = []
+        for kind, column, normalise in self.kinds:
+            if column == "address" and self.has_parts:
+                value = join_address_parts(
+                    *(row.get(p) or row.get(_alias_of(p), "") for p in _ADDRESS_PARTS)
+                )
+            else:
+                value = row.get(column, "")
+            result = normalise(value)
+            if isinstance(result, Skip):
+                if result.reason == "empty":
+                    report.empty[kind] = report.empty.get(kind, 0) + 1
+                else:
+                    ignore(column, kind, value, f"{result.reason}: {result.detail}")
+                continue
+            if not result.valid:
+                report.invalid[kind] = report.invalid.get(kind, 0) + 1
+            identifiers.append(result)
+
+        return AccountRecord(
+            account_id=account_id,
+            created_at=created,
+            seen_at=seen,
+            full_name=row.get("full_name", "").strip()[:200],
+            date_of_birth=row.get("date_of_birth", "").strip()[:32],
+            label=label,
+            identifiers=identifiers,
+        )
+
+
+def _alias_of(part: str) -> str:
+    for alias, name in _PART_ALIASES.items():
+        if name == part:
+            return alias
+    return part
+
+
+def _number(text: str) -> float | None:
+    text = text.strip().replace(",", "")
+    if not text:
+        return None
+    value = float(text)  # ValueError handled by the caller
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _convert_loan(
+    source: str, line: int, row: dict[str, str], reports: _Reports
+) -> Product | None:
+    def reject(column: str, value: str, reason: str, fix: str) -> None:
+        reports.rejects.writerow([source, line, column, value[:80], reason, fix])
+
+    if ERROR_KEY in row:
+        reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
+        return None
+    account_id = row.get("account_id", "").strip()
+    if not account_id or not _ACCOUNT_ID_RE.match(account_id):
+        reject("account_id", account_id, "account_id is empty or malformed",
+               "every loan row needs the account id it belongs to")
+        return None
+    product = row.get("product", "").strip().lower()
+    if not product:
+        reject("product", "", "product is empty",
+               "name the product, e.g. credit_card or unsecured_loan")
+        return None
+    term_raw = row.get("term_months", "").strip()
+    term: int | None = None
+    if term_raw:
+        try:
+            term = int(float(term_raw))
+        except ValueError:
+            term = None
+        if term not in TERMS:
+            reject("term_months", term_raw, "term_months must be 1, 3, 6, 12 or empty",
+                   "fix the term or leave it empty for revolving credit")
+            return None
+    values: dict[str, float | None] = {}
+    for column in ("amount", "balance", "credit_limit"):
+        raw = row.get(column, "")
+        try:
+            values[column] = _number(raw)
+        except ValueError:
+            reject(column, raw, f"{column} is not a non-negative number",
+                   "write plain numbers like 1200.50")
+            return None
+    balance = values["balance"]
+    if balance is None:
+        reject("balance", "", "balance is empty",
+               "write the outstanding balance (0 when repaid)")
+        return None
+    return Product(
+        account_id=account_id,
+        product=product,
+        term_months=term,
+        amount=values["amount"],
+        balance=balance,
+        credit_limit=values["credit_limit"],
+    )
+
+
+def _open_checked(path: Path, required: Sequence[str]) -> TableSource:
+    source = TableSource(path)
+    columns = [_COLUMN_ALIASES.get(c, c) for c in source.columns]
+    source.columns = columns
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column(s) {', '.join(missing)} "
+            f"(found: {', '.join(columns[:20]) or 'none'}); add or rename them"
+        )
+    return source
+
+
+def _aliased(row: dict[str, str]) -> dict[str, str]:
+    for alias, name in _COLUMN_ALIASES.items():
+        if alias in row and name not in row:
+            row[name] = row.pop(alias)
+    return row
+
+
+def load_files(
+    store: GraphStore,
+    accounts: Sequence[str | Path],
+    loans: Sequence[str | Path] = (),
+    *,
+    config: Config,
+    reports_dir: str | Path,
+    progress: ProgressFn | None = None,
+) -> list[LoadReport]:
+    """Load account and loan tables into ``store`` as one load.
+
+    Args:
+        store: Target store.
+        accounts: Account tables (CSV, Parquet, JSONL).
+        loans: Loan tables.
+        config: Settings (normalisation region, national-id key, batch size,
+            maximum reject rate).
+        reports_dir: Where the rejects and ignored-values files go.
+        progress: Called with the number of rows read since the last call.
+
+    Returns:
+        One report per file, in input order.
+
+    Raises:
+        InputError: A file is unreadable, lacks a required column or has
+            more rejects than allowed. Nothing is committed then.
+        ConfigError: A national-id column is present but no key is set.
+    """
+    # 1. open and check every input before writing anything
+    sources = [(_open_checked(Path(p), ACCOUNT_REQUIRED), "accounts") for p in accounts]
+    sources += [(_open_checked(Path(p), LOAN_REQUIRED), "loans") for p in loans]
+    converters = {
+        str(src.path): _AccountRows(src.columns, config, str(src.path))
+        for src, table in sources
+        if table == "accounts"
+    }
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    out: list[LoadReport] = []
+    all_reports: list[_Reports] = []
+    try:
+        with store.load() as writer:
+            # 2-3. stream, normalise and write each file
+            for n, (src, table) in enumerate(sources):
+                reports = _Reports(
+                    Path(reports_dir), f"{stamp}-{n:02d}-{_slug(src.path.name)}"
+                )
+                all_reports.append(reports)
+                report = LoadReport(source=str(src.path), table=table)
+                started = time.perf_counter()
+                _stream(src, table, converters.get(str(src.path)), writer, report,
+                        reports, config, progress)
+                report.seconds = time.perf_counter() - started
+                _check(report, config, reports.final_rejects)
+                report.rejects_path = str(reports.final_rejects)
+                report.ignored_path = str(reports.final_ignored)
+                out.append(report)
+                logger.info(
+                    "loaded %s: %d read, %d accepted, %d rejected in %.1fs",
+                    src.path.name, report.rows_read, report.rows_accepted,
+                    report.rows_rejected, report.seconds,
+                )
+    except InputError:
+        # The graph is rolled back, but the rejects explain why: keep them.
+        for reports in all_reports:
+            reports.commit()
+        raise
+    except BaseException:
+        for reports in all_reports:
+            reports.discard()
+        raise
+    # 4. the store committed: publish the report files
+    for reports in all_reports:
+        reports.commit()
+    for report in out:
+        report.ignored = {k: dict(v) for k, v in report.ignored.items()}
+    return out
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60]
+
+
+def _stream(
+    src: TableSource,
+    table: str,
+    converter: _AccountRows | None,
+    writer: LoadWriter,
+    report: LoadReport,
+    reports: _Reports,
+    config: Config,
+    progress: ProgressFn | None,
+) -> None:
+    batch_rows = max(1, config.load.batch_rows)
+    records: list[AccountRecord] = []
+    products: list[Product] = []
+    source = str(src.path)
+    since_progress = 0
+
+    def flush() -> None:
+        writer.write(records, products)
+        records.clear()
+        products.clear()
+
+    for line, row in src.rows():
+        report.rows_read += 1
+        since_progress += 1
+        row = _aliased(row)
+        if table == "accounts":
+            assert converter is not None
+            record = converter.convert(line, row, report, reports)
+            if record is None:
+                report.rows_rejected += 1
+            else:
+                report.rows_accepted += 1
+                records.append(record)
+        else:
+            product = _convert_loan(source, line, row, reports)
+            if product is None:
+                report.rows_rejected += 1
+            else:
+                report.rows_accepted += 1
+                products.append(product)
+        if len(records) + len(products) >= batch_rows:
+            flush()
+            if progress is not None:
+                progress(since_progress)
+                since_progress = 0
+    flush()
+    if progress is not None and since_progress:
+        progress(since_progress)
+
+
+def _check(report: LoadReport, config: Config, rejects: Path) -> None:
+    if report.rows_accepted + report.rows_rejected != report.rows_read:
+        raise InputError(
+            f"{report.source}: internal accounting error: "
+            f"{report.rows_accepted} accepted + {report.rows_rejected} rejected "
+            f"!= {report.rows_read} read; nothing was committed"
+        )
+    limit = config.load.max_reject_rate
+    if report.rows_read and report.rows_rejected / report.rows_read > limit:
+        raise InputError(
+            f"{report.source}: {report.rows_rejected} of {report.rows_read} rows "
+            f"rejected, above the limit of {limit:.1%}; nothing was committed. "
+            f"See the rejects listed by line in {rejects}, fix the file and "
+            "load again"
+        )
+
+
+def iter_reports(reports: Iterable[LoadReport]) -> list[dict[str, Any]]:
+    """JSON-ready list of reports."""
+    return [r.as_dict() for r in reports]
