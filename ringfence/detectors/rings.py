@@ -281,10 +281,12 @@ def _ring_reasons(ring: Ring) -> list[str]:
     ev = ring.evidence
     reasons = [f"member of ring {ring.ring_id} ({ring_size(ring)} accounts, "
                f"score {ring.score:.2f})"]
+    # Reasons travel to the lending gate: kinds and counts only, never the
+    # identifier values themselves.
     shared = [s for s in ev["shared"] if not s["hub"]]
     if shared:
         parts = ", ".join(
-            f"{s['kind']} {s['display']} x{s['members']}" for s in shared[:4]
+            f"{s['kind']} ({s['members']} members)" for s in shared[:4]
         )
         reasons.append(f"shares {parts}")
     burst = ev["burst"]

@@ -1,0 +1,84 @@
+"""Export to the lending gate: contents, manifest, changes and atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ringfence.config import Config
+from ringfence.export import EXPORT_COLUMNS, export_flagged, read_current
+from ringfence.graph.embedded import EmbeddedStore
+from ringfence.jobs import run_detection
+from ringfence.loaders.load import load_files
+from tests.conftest import CASES
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> EmbeddedStore:
+    store = EmbeddedStore(tmp_path / "store")
+    load_files(store, [CASES / "bank-ring" / "accounts.csv"],
+               [CASES / "bank-ring" / "loans.csv"], config=Config(),
+               reports_dir=tmp_path / "reports")
+    run_detection(store, Config())
+    return store
+
+
+def test_export_has_flagged_rows_and_a_true_manifest(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    info = export_flagged(store, tmp_path / "out")
+    current = tmp_path / "out" / "current"
+    rows = pd.read_csv(current / "flagged.csv", dtype=str)
+    assert list(rows.columns) == EXPORT_COLUMNS
+    assert sorted(rows["account_id"]) == ["H1", "H2", "H3"]
+    assert set(rows["decision"]) <= {"decline", "review"}
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(current / "flagged.parquet").astype(str), rows.astype(str),
+        check_dtype=False)
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["rows"] == 3 == info.rows
+    for name, meta in manifest["files"].items():
+        assert hashlib.sha256((current / name).read_bytes()).hexdigest() == meta[
+            "sha256"]
+    assert manifest["thresholds"]["review"] == Config().detect.review_threshold
+    assert manifest["changes"]["added"] == 3
+
+
+def test_failed_export_leaves_the_previous_one(
+    store: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = export_flagged(store, out)
+    before = (out / "current" / "flagged.csv").read_bytes()
+    run_detection(store, Config())
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    with pytest.raises(OSError):
+        export_flagged(store, out)
+    assert (out / "current").resolve() == first.path.resolve()
+    assert (out / "current" / "flagged.csv").read_bytes() == before
+    assert not list((out / "runs").glob(".*"))
+
+
+def test_second_export_states_changes(store: EmbeddedStore, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export_flagged(store, out)
+    run_detection(store, Config())
+    info = export_flagged(store, out, fmt="jsonl")
+    assert (info.added, info.removed) == (0, 0)
+    assert read_current(out) is not None
+    assert (out / "current" / "flagged.jsonl").exists()
+
+
+def test_export_holds_no_personal_data(store: EmbeddedStore, tmp_path: Path) -> None:
+    export_flagged(store, tmp_path / "out")
+    text = (tmp_path / "out" / "current" / "flagged.csv").read_text()
+    for personal in ("Ann Rivers", "ann.rivers", "541", "1988-04-11", "Springfield"):
+        assert personal not in text
