@@ -64,7 +64,14 @@ class DetectConfig:
         soft_weight: Link weight of one shared soft identifier of degree 2.
         link_threshold: Two accounts are linked when the summed weight of
             what they share reaches this. With the defaults one hard
-            identifier links, one soft identifier alone does not, two do.
+            identifier links, one soft identifier alone does not (unless
+            the two accounts were opened within ``link_window_days``, when
+            soft weights count ``1 + soft_time_boost`` times), two do.
+        link_window_days: See ``link_threshold``.
+        soft_time_boost: See ``link_threshold``.
+        victim_days: A national id shared by accounts opened at least this
+            many days apart does not link them: it is an id reused from its
+            owner, scored as evidence against the ring that reused it.
         split_size: Groups larger than this are split by Louvain.
         burst_days: Window for "created in a burst".
         review_threshold: Ring score from which members are sent to review.
@@ -79,9 +86,12 @@ class DetectConfig:
     hard_weight: float = 1.0
     soft_weight: float = 0.35
     link_threshold: float = 0.5
-    split_size: int = 16
+    link_window_days: float = 30.0
+    soft_time_boost: float = 1.0
+    victim_days: float = 30.0
+    split_size: int = 40
     burst_days: float = 7.0
-    review_threshold: float = 0.5
+    review_threshold: float = 0.6
     decline_threshold: float = 0.8
     seed: int = 7
 

@@ -79,9 +79,8 @@ def evaluate_rings(
         baseline_rings: Optional rings of the naive baseline, scored the
             same way (``baseline_*`` keys).
     """
-    true_rings = [
-        set(g["account_id"]) for _, g in truth[truth["ring_id"] != ""].groupby("ring_id")
-    ]
+    in_ring = truth[truth["ring_id"] != ""]
+    true_rings = [set(g["account_id"]) for _, g in in_ring.groupby("ring_id")]
     fraud = set(truth.loc[truth["is_fraud"].astype(str) == "1", "account_id"])
     out: dict[str, Any] = {"rings_true": len(true_rings)}
 

@@ -57,7 +57,10 @@ _BUILTIN_LABELS = {
 
 
 def kind_label(kind: str) -> str:
-    """Return the graph label of an identifier kind (``bank_account`` -> ``BankAccount``).
+    """Return the graph label of an identifier kind.
+
+    ``bank_account`` becomes ``BankAccount``; built-in kinds have fixed
+    labels (``ip`` is ``IP``).
 
     Raises:
         ValueError: If ``kind`` is not lower-case letters, digits and underscores.

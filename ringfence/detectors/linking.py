@@ -9,13 +9,21 @@ shared identifier contributes ``tier_weight * rarity(degree)``:
 * ``rarity(d) = 1 / (1 + log2(d / 2) / 4)`` shrinks as more accounts share
   the identifier;
 * identifiers held by more accounts than their kind's degree cap, or on the
-  allow-list, are *hubs*: they contribute nothing and are reported.
+  allow-list, are *hubs*: they contribute nothing and are reported;
+* a soft identifier counts ``1 + soft_time_boost`` times when the two
+  accounts were opened within ``link_window_days`` of each other: a device
+  or address reused by accounts opened together is a device farm or a drop
+  address, while a household shares them over years;
+* a national id shared by accounts opened ``victim_days`` or more apart
+  does not link them: that is an id reused from its owner, a victim, and it
+  is scored as evidence against the newer account instead.
 
 A pair is linked when its summed weight reaches ``link_threshold``. With the
-defaults one hard identifier links, one soft identifier alone does not, two
-specific soft identifiers (a device and an address) do. Groups are the
-connected components of the linked pairs; a group larger than
-``split_size`` is split with Louvain community detection.
+defaults one hard identifier links; one soft identifier alone links only
+accounts opened within the window; two specific soft identifiers link. Groups are the
+connected components of the linked pairs, after cutting weak bridges (a
+soft-only link whose removal leaves two or more accounts on each side); a
+group larger than ``split_size`` is split with Louvain community detection.
 
 Complexity: O(L + P log P) for L links and P candidate pairs; P is bounded
 by ``sum(cap_k ** 2)`` over non-hub identifiers because hubs never produce
@@ -166,12 +174,17 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         dtype=np.float64,
     )
     ident_w = tier_w * rarity(degree)
+    is_hard = np.array([config.tier(k) == "hard" for k in kinds], dtype=bool)
+    is_nid = kinds == "national_id"
+    created = snapshot.accounts["created_at"].to_numpy(np.int64)
     keep = usable[id_idx]
     order = np.lexsort((acc_idx[keep], id_idx[keep]))
     s_id, s_acc = id_idx[keep][order], acc_idx[keep][order]
     all_a: list[np.ndarray] = []
     all_b: list[np.ndarray] = []
     all_w: list[np.ndarray] = []
+    all_soft: list[np.ndarray] = []
+    all_nid: list[np.ndarray] = []
     if len(s_id):
         starts = np.flatnonzero(np.r_[True, s_id[1:] != s_id[:-1]])
         sizes = np.diff(np.r_[starts, len(s_id)])
@@ -182,20 +195,41 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
             all_a.append(a)
             all_b.append(b)
             all_w.append(np.repeat(ident_w[s_id[rows]], d * (d - 1) // 2))
+            all_soft.append(np.repeat(~is_hard[s_id[rows]], d * (d - 1) // 2))
+            all_nid.append(np.repeat(is_nid[s_id[rows]], d * (d - 1) // 2))
     if all_a:
         pa, pb, pw = np.concatenate(all_a), np.concatenate(all_b), np.concatenate(all_w)
+        # A soft identifier shared by accounts opened close together (a
+        # device farm, a drop address) says more than one shared by a
+        # household over years.
+        soft = np.concatenate(all_soft)
+        gap = np.abs(created[pa] - created[pb])
+        close = gap <= det.link_window_days * 86_400
+        pw = np.where(soft & close, pw * (1.0 + det.soft_time_boost), pw)
+        # One national id on accounts opened far apart is identity reuse:
+        # evidence against the newer account, not a tie that makes the
+        # id's owner a ring member.
+        reuse = np.concatenate(all_nid) & (gap >= det.victim_days * 86_400)
+        pw = np.where(reuse, 0.0, pw)
         code = pa * np.int64(n_acc) + pb
         uniq, inv = np.unique(code, return_inverse=True)
         weight = np.bincount(inv, weights=pw)
+        hard_w = np.bincount(inv, weights=np.where(soft, 0.0, pw))
         strong = weight >= det.link_threshold - 1e-12
         pair_a = (uniq[strong] // n_acc).astype(np.int64)
         pair_b = (uniq[strong] % n_acc).astype(np.int64)
         pair_weight = weight[strong]
+        pair_hard = hard_w[strong] > 0
     else:
         pair_a = pair_b = np.zeros(0, dtype=np.int64)
         pair_weight = np.zeros(0)
+        pair_hard = np.zeros(0, dtype=bool)
 
-    groups = _groups(n_acc, pair_a, pair_b, pair_weight, det.split_size, det.seed)
+    keep_pairs = _cut_weak_bridges(n_acc, pair_a, pair_b, pair_hard)
+    groups = _groups(
+        n_acc, pair_a[keep_pairs], pair_b[keep_pairs], pair_weight[keep_pairs],
+        det.split_size, det.seed,
+    )
     return LinkGraph(
         degree=degree,
         usable=usable,
@@ -206,6 +240,52 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         groups=groups,
         hubs=hubs,
     )
+
+
+def _cut_weak_bridges(
+    n: int, pa: np.ndarray, pb: np.ndarray, hard: np.ndarray
+) -> np.ndarray:
+    """Mask of the pairs to keep after cutting weak bridges.
+
+    A *weak bridge* is a link supported by soft identifiers only whose
+    removal splits its group into two parts of two or more accounts each:
+    typically a ring member who gave a household's address, which would
+    otherwise pull the whole household into the ring. A weak link to a
+    single account is kept, so a member linked by one device still belongs.
+    """
+    keep = np.ones(len(pa), dtype=bool)
+    if not len(pa) or hard.all():
+        return keep
+    import networkx as nx
+
+    graph = coo_matrix((np.ones(len(pa)), (pa, pb)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    # Only groups of four or more with a soft-only link can hold a weak
+    # bridge with two accounts on each side.
+    candidates = np.unique(labels[pa[~hard]])
+    candidates = candidates[sizes[candidates] >= 4]
+    if not len(candidates):
+        return keep
+    sel = np.isin(labels[pa], candidates)
+    index = np.flatnonzero(sel)
+    g = nx.Graph()
+    g.add_edges_from(
+        (int(a), int(b), {"k": int(k)})
+        for a, b, k in zip(pa[sel], pb[sel], index, strict=True)
+    )
+    for u, v in nx.bridges(g):
+        k = g.edges[u, v]["k"]
+        if hard[k]:
+            continue
+        g.remove_edge(u, v)
+        side = nx.node_connected_component(g, u)
+        other = sizes[labels[u]] - len(side)
+        if len(side) >= 2 and other >= 2:
+            keep[k] = False
+        else:
+            g.add_edge(u, v, k=k)
+    return keep
 
 
 def _groups(

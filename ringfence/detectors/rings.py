@@ -8,16 +8,23 @@ signal                    weight  why
 ========================  ======  ============================================
 surname diversity          2.0    families share phones and addresses under one
                                   surname; synthetic identities do not
-creation burst (window)    1.6    share of members created within
-                                  ``burst_days`` of each other
+creation burst (window)    1.6    share of the other members created within
+                                  ``burst_days`` of the densest window
 creation burst (30 days)   1.0    the same over 30 days (slower bust-outs)
-shared national id         2.5    one id under different names
+shared national id         2.5    one id under different names in the group
+                                  (1.0), or twice the share of members whose
+                                  id was first held by an account opened
+                                  ``victim_days`` or more earlier (capped)
+same person                2.0    share of members whose date of birth repeats
+                                  in the group: one person, many accounts
+shared email               1.0    households share phones, rarely an inbox
 invalid ids                1.5    share of members with an id failing its
                                   checksum
 shared device              1.0    share of members on a device of the group
 hard identifiers shared    0.8    distinct hard identifiers shared, up to 3
 known fraud members        3.0    share labelled fraud (legit: -2.0)
 size                       0.5    log2(size / 2)
+pair                      -1.5    two accounts alone are the weakest evidence
 bias                      -3.5
 ========================  ======  ============================================
 
@@ -40,7 +47,7 @@ import pandas as pd
 from ringfence.config import Config
 from ringfence.detectors.linking import LinkGraph
 from ringfence.graph.base import GraphSnapshot
-from ringfence.model import AccountDecision, Ring, product_exposure
+from ringfence.model import AccountDecision, Ring
 
 __all__ = [
     "RING_WEIGHTS",
@@ -56,12 +63,15 @@ RING_WEIGHTS: dict[str, float] = {
     "burst": 1.6,
     "burst_30d": 1.0,
     "shared_national_id": 2.5,
+    "same_person": 2.0,
+    "shared_email": 1.0,
     "invalid_ids": 1.5,
     "shared_device": 1.0,
     "hard_shared": 0.8,
     "known_fraud": 3.0,
     "known_legit": -2.0,
     "size": 0.5,
+    "pair": -1.5,
 }
 
 _KIND_ORDER = {"national_id": 0, "phone": 1, "email": 2, "device": 3,
@@ -110,27 +120,36 @@ class _Context:
     account_ids: np.ndarray
     created: np.ndarray
     names: np.ndarray
+    dobs: np.ndarray
     labels: np.ndarray
     exposure: np.ndarray
     kinds: np.ndarray
     displays: np.ndarray
     valid: np.ndarray
     links_by_account: pd.DataFrame
+    first_holder: np.ndarray
 
 
 def _context(snapshot: GraphSnapshot) -> _Context:
     acc = snapshot.accounts
     idn = snapshot.identifiers
+    created = acc["created_at"].to_numpy(np.int64)
+    a = snapshot.links["account_idx"].to_numpy(np.int64)
+    i = snapshot.links["ident_idx"].to_numpy(np.int64)
+    first_holder = np.full(len(idn), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_holder, i, created[a])
     return _Context(
         account_ids=acc["account_id"].astype(str).to_numpy(),
-        created=acc["created_at"].to_numpy(np.int64),
+        created=created,
         names=acc["full_name"].fillna("").astype(str).to_numpy(),
+        dobs=acc["date_of_birth"].fillna("").astype(str).to_numpy(),
         labels=acc["label"].astype(object).where(acc["label"].notna(), "").to_numpy(),
         exposure=account_exposure(snapshot),
         kinds=idn["kind"].astype(str).to_numpy(),
         displays=idn["display"].astype(str).to_numpy(),
         valid=idn["valid"].to_numpy(bool),
         links_by_account=snapshot.links[["account_idx", "ident_idx"]],
+        first_holder=first_holder,
     )
 
 
@@ -217,6 +236,16 @@ def _score_one(
         valid_here = ctx.valid[glinks["i"].to_numpy()]
         bad = (kinds_here == "national_id") & ~valid_here
         invalid_members = set(glinks["a"].to_numpy()[bad].tolist())
+    # Members holding a national id first seen on an account opened long
+    # before theirs: the id's owner is elsewhere, this is reuse.
+    reused_outside = 0
+    if glinks is not None:
+        idents = glinks["i"].to_numpy()
+        nid = ctx.kinds[idents] == "national_id"
+        accs = glinks["a"].to_numpy()[nid]
+        first = ctx.first_holder[idents[nid]]
+        reused_outside = len(set(
+            accs[first <= ctx.created[accs] - det.victim_days * _DAY].tolist()))
     for ident, accs in holders.items():
         if links.hub[ident]:
             continue
@@ -225,6 +254,9 @@ def _score_one(
         if ctx.kinds[ident] == "national_id":
             names = {_surname(x) for x in ctx.names[accs]}
             nid_shared = nid_shared or len(names) > 1
+    dobs = pd.Series(ctx.dobs[members])
+    dobs = dobs[dobs != ""]
+    dup_dob = int(dobs.duplicated(keep=False).sum())
     labels = ctx.labels[members]
     known_fraud = int((labels == "fraud").sum())
     known_legit = int((labels == "legit").sum())
@@ -232,15 +264,20 @@ def _score_one(
     parts = {
         "bias": 1.0,
         "surname_diversity": diversity,
-        "burst": burst_n / n,
-        "burst_30d": burst30_n / n,
-        "shared_national_id": 1.0 if nid_shared else 0.0,
+        "burst": (burst_n - 1) / (n - 1),
+        "burst_30d": (burst30_n - 1) / (n - 1),
+        "shared_national_id": (
+            1.0 if nid_shared else min(1.0, 2.0 * reused_outside / n)
+        ),
+        "same_person": dup_dob / n,
+        "shared_email": 1.0 if any(s["kind"] == "email" for s in hard) else 0.0,
         "invalid_ids": len(invalid_members & member_set) / n,
         "shared_device": len(device_members) / n,
         "hard_shared": min(len(hard), 3) / 3,
         "known_fraud": known_fraud / n,
         "known_legit": known_legit / n,
         "size": math.log2(n / 2),
+        "pair": 1.0 if n == 2 else 0.0,
     }
     contributions = {k: RING_WEIGHTS[k] * v for k, v in parts.items()}
     z = sum(contributions.values())
@@ -265,6 +302,7 @@ def _score_one(
         "on_shared_device": len(device_members),
         "known_fraud": known_fraud,
         "known_legit": known_legit,
+        "national_id_reused_outside": reused_outside,
         "exposure": exposure,
         "score_parts": {k: round(v, 4) for k, v in contributions.items()},
     }
@@ -297,6 +335,11 @@ def _ring_reasons(ring: Ring) -> list[str]:
         )
     if ev["shared_national_id_across_names"]:
         reasons.append("one national id used under different names")
+    if ev["national_id_reused_outside"]:
+        reasons.append(
+            f"{ev['national_id_reused_outside']} members reuse a national id "
+            "of an account opened long before or after"
+        )
     if ev["invalid_ids"]:
         reasons.append(f"{ev['invalid_ids']} members with an invalid national id")
     if ev["known_fraud"]:

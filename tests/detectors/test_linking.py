@@ -104,8 +104,37 @@ def test_large_group_is_split_by_communities(tmp_path: Path) -> None:
     records[12].identifiers.append(Identifier("email", "bridge", "bridge"))
     config = Config()
     config.detect.hub_degree["phone"] = 20
+    config.detect.split_size = 16
     links = link_accounts(_snapshot(tmp_path, records), config)
     assert sorted(len(g) for g in links.groups) == [12, 12]
+
+
+def test_household_attached_by_one_soft_link_stays_out_of_the_ring(
+    tmp_path: Path,
+) -> None:
+    ring = _ring("a", 5, 0, "+1001", "da")
+    family = [
+        _acc(f"f{k}", k * 400 * DAY, f"Name{k} Okafor", ("phone", "+1555"),
+             ("address", "12 elm"))
+        for k in range(3)
+    ]
+    # One ring member gives the family's address, opened the same week as
+    # a family member: a soft link that would chain the family in.
+    ring[0].identifiers.append(Identifier("address", "12 elm", "12 elm"))
+    result = detect(_snapshot(tmp_path, ring + family), Config())
+    assert [r.members for r in result.rings] == [[f"a{k}" for k in range(5)]]
+
+
+def test_national_id_reused_long_after_does_not_link_its_owner(
+    tmp_path: Path,
+) -> None:
+    owner = _acc("owner", 0, "Real Owner", ("national_id", "h:1"))
+    ring = _ring("a", 4, 600 * DAY, "+1001", "da")
+    ring[0].identifiers.append(Identifier("national_id", "h:1", "*1"))
+    result = detect(_snapshot(tmp_path, [owner, *ring]), Config())
+    (found,) = result.rings
+    assert "owner" not in found.members
+    assert found.evidence["national_id_reused_outside"] == 1
 
 
 def test_same_input_gives_same_rings_and_ids(tmp_path: Path) -> None:
