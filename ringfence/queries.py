@@ -109,9 +109,36 @@ def list_rings(
     status: str | None = None,
     sort: str = "score",
     limit: int | None = None,
+    changed_since: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rings of a run, filtered and sorted (``score``, ``size``, ``exposure``)."""
+    """Rings of a run, filtered and sorted (``score``, ``size``, ``exposure``).
+
+    Args:
+        changed_since: Keep only rings that are new or changed since this
+            run: no ring of that run has the same id and the same members.
+
+    Raises:
+        InputError: ``changed_since`` names no run in the store.
+    """
     rings = store.rings(run_id)
+    if changed_since is not None:
+        known = {str(r["run_id"]) for r in store.runs(limit=100_000)}
+        if changed_since not in known:
+            raise InputError(
+                f"no run {changed_since!r} in the store; run ids are printed by "
+                "`ringfence detect` and shown as run_id by `ringfence rings --json`"
+            )
+        before = store.rings(changed_since)
+        unchanged = {
+            (str(rid), tuple(members))
+            for rid, members in zip(before["ring_id"], before["members"], strict=True)
+        }
+        if len(rings):
+            keep = [
+                (str(rid), tuple(members)) not in unchanged
+                for rid, members in zip(rings["ring_id"], rings["members"], strict=True)
+            ]
+            rings = rings[keep]
     if len(rings):
         rings = rings[(rings["size"] >= min_size) & (rings["score"] >= min_score)]
         if status:

@@ -19,17 +19,22 @@ __all__ = ["COMMANDS"]
 @click.option("--sort", type=click.Choice(["score", "size", "exposure"]),
               default="score", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.option("--changed-since", "changed_since", metavar="RUN_ID",
+              help="Only rings that are new or whose members differ from that "
+              "run's ring of the same id.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def rings(cli_ctx: CliContext, run_id: str | None, min_size: int, min_score: float,
-          status: str | None, sort: str, limit: int | None, as_json: bool) -> None:
+          status: str | None, sort: str, limit: int | None,
+          changed_since: str | None, as_json: bool) -> None:
     """List rings of a run, filtered and sorted."""
     from ringfence.queries import list_rings
 
     store = open_store(cli_ctx, readonly=True)
     try:
         rows = list_rings(store, run_id=run_id, min_size=min_size,
-                          min_score=min_score, status=status, sort=sort, limit=limit)
+                          min_score=min_score, status=status, sort=sort, limit=limit,
+                          changed_since=changed_since)
     finally:
         store.close()
     if as_json:
@@ -46,16 +51,30 @@ def ring() -> None:
 @ring.command("show")
 @click.argument("ring_id")
 @click.option("--run", "run_id", help="Run id (default: the latest run).")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False),
+              help="Also draw the ring's accounts and shared identifiers to a PNG.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write the picture as one self-contained HTML file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def ring_show(cli_ctx: CliContext, ring_id: str, run_id: str | None,
-              as_json: bool) -> None:
+              png_path: str | None, html_path: str | None, as_json: bool) -> None:
     """Show a ring's members, evidence and exposure."""
     from ringfence.queries import ring_view
 
     store = open_store(cli_ctx, readonly=True)
     try:
         view = ring_view(store, ring_id, run_id)
+        if png_path or html_path:
+            from ringfence.ringplot import ring_picture, write_html, write_png
+
+            picture = ring_picture(store, cli_ctx.config, ring_id, run_id)
+            if png_path:
+                write_png(picture, png_path)
+                click.echo(f"wrote {png_path}", err=True)
+            if html_path:
+                write_html(picture, html_path)
+                click.echo(f"wrote {html_path}", err=True)
     finally:
         store.close()
     if as_json:
