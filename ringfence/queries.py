@@ -122,13 +122,15 @@ def list_rings(
     """
     rings = store.rings(run_id)
     if changed_since is not None:
-        known = {str(r["run_id"]) for r in store.runs(limit=100_000)}
-        if changed_since not in known:
+        before = store.rings(changed_since)
+        # A run with no rings is still a run; only then list the runs.
+        if not len(before) and changed_since not in {
+            str(r["run_id"]) for r in store.runs(limit=100_000)
+        }:
             raise InputError(
                 f"no run {changed_since!r} in the store; run ids are printed by "
                 "`ringfence detect` and shown as run_id by `ringfence rings --json`"
             )
-        before = store.rings(changed_since)
         unchanged = {
             (str(rid), tuple(members))
             for rid, members in zip(before["ring_id"], before["members"], strict=True)
