@@ -45,6 +45,9 @@ def _png(values: Sequence[float], *, bins: Any, xlabel: str, title: str) -> str:
 
 
 def _hist(ax: Any, values: Sequence[float], bins: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if len(values):
         ax.hist(values, bins=bins, color="#4c72b0", edgecolor="white")
     else:
