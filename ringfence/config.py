@@ -8,6 +8,7 @@ fall back to a default. All problems of a file are reported at once.
 Example::
 
     default_region: TH
+    phone_regions: [TH, US]
     national_id_key_env: RINGFENCE_NID_KEY
     extra_kinds:
       employer: {tier: soft}
@@ -127,17 +128,31 @@ class LoadConfig:
         batch_rows: Rows normalised and written per batch.
         max_reject_rate: A load whose rejected share of rows exceeds this
             fails and writes nothing.
+        workers: Processes normalising rows (0: one per CPU core). Files
+            under 4 MiB are normalised in the loading process.
     """
 
-    batch_rows: int = 20_000
+    batch_rows: int = 10_000
     max_reject_rate: float = 1.0
+    workers: int = 0
 
 
 @dataclass(slots=True)
 class Config:
-    """A whole deployment's settings (see the module docstring)."""
+    """A whole deployment's settings (see the module docstring).
+
+    Attributes:
+        default_region: Region of phone numbers written without a country
+            code (ISO 3166 alpha-2).
+        phone_regions: Other regions the lender serves: a number invalid in
+            the default region is read as a number of each of these in turn.
+        national_id_key: Key of the national-id hash (prefer the
+            environment variable named by ``national_id_key_env``).
+        extra_kinds: Declared identifier kinds with their tier.
+    """
 
     default_region: str = "US"
+    phone_regions: list[str] = field(default_factory=lambda: ["US", "TH"])
     national_id_key: str | None = None
     national_id_key_env: str = "RINGFENCE_NID_KEY"
     extra_kinds: dict[str, Tier] = field(default_factory=dict)
@@ -206,6 +221,13 @@ def load_config(path: str | Path | None) -> Config:
             _apply(sections[key], value, f"{key}.", problems)
         elif key == "extra_kinds":
             config.extra_kinds = _extra_kinds(value, problems)
+        elif key == "phone_regions":
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) for v in value
+            ):
+                problems.append("phone_regions: expected a list of region codes")
+            else:
+                config.phone_regions = value
         elif key in {"default_region", "national_id_key", "national_id_key_env"}:
             if not isinstance(value, str):
                 problems.append(f"{key}: expected text, got {value!r}")

@@ -18,11 +18,12 @@ import csv
 import datetime as dt
 import logging
 import math
+import multiprocessing as mp
 import os
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -191,7 +192,10 @@ class _AccountRows:
                  lambda v: normalize_national_id(v, nid_hasher))
             )
         if "phone" in cols:
-            self.kinds.append(("phone", "phone", lambda v: normalize_phone(v, region)))
+            regions = [region] + [
+                r for r in config.phone_regions if r.upper() != region.upper()
+            ]
+            self.kinds.append(("phone", "phone", lambda v: _phone(v, regions)))
         if "email" in cols:
             self.kinds.append(("email", "email", normalize_email))
         if "address" in cols or self.has_parts:
@@ -288,6 +292,23 @@ class _AccountRows:
             label=label,
             identifiers=identifiers,
         )
+
+
+def _phone(value: str, regions: Sequence[str]) -> Identifier | Skip:
+    """Normalise a phone with the first region under which it is valid.
+
+    A number written without its country code is read as a number of the
+    default region first, then of each other region the lender serves; a
+    number valid under none keeps the default region's reading.
+    """
+    first = normalize_phone(value, regions[0])
+    if isinstance(first, Skip) or first.valid or len(regions) == 1:
+        return first
+    for region in regions[1:]:
+        other = normalize_phone(value, region)
+        if isinstance(other, Identifier) and other.valid:
+            return other
+    return first
 
 
 def _alias_of(part: str) -> str:
@@ -463,6 +484,113 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60]
 
 
+class _Rows(list):  # type: ignore[type-arg]
+    """Collects report rows in a worker; has the csv writer's ``writerow``."""
+
+    def writerow(self, row: list[Any]) -> None:
+        self.append(row)
+
+
+class _ChunkReports:
+    def __init__(self) -> None:
+        self.rejects = _Rows()
+        self.ignored = _Rows()
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """What converting one chunk of rows produced."""
+
+    records: list[AccountRecord]
+    products: list[Product]
+    report: LoadReport
+    rejects: list[list[Any]]
+    ignored: list[list[Any]]
+
+
+def _convert_chunk(
+    table: str,
+    converter: _AccountRows | None,
+    source: str,
+    rows: list[tuple[int, dict[str, str]]],
+) -> _Chunk:
+    report = LoadReport(source=source, table=table)
+    sink = _ChunkReports()
+    records: list[AccountRecord] = []
+    products: list[Product] = []
+    for line, row in rows:
+        row = _aliased(row)
+        if table == "accounts":
+            assert converter is not None
+            record = converter.convert(line, row, report, sink)  # type: ignore[arg-type]
+            if record is None:
+                report.rows_rejected += 1
+            else:
+                records.append(record)
+        else:
+            product = _convert_loan(source, line, row, sink)  # type: ignore[arg-type]
+            if product is None:
+                report.rows_rejected += 1
+            else:
+                products.append(product)
+    report.rows_read = len(rows)
+    report.rows_accepted = len(records) + len(products)
+    return _Chunk(records, products, report, sink.rejects, sink.ignored)
+
+
+# Worker processes receive the converter once, when they start.
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(table: str, converter: _AccountRows | None, source: str) -> None:
+    _WORKER.update(table=table, converter=converter, source=source)
+
+
+def _worker_convert(rows: list[tuple[int, dict[str, str]]]) -> _Chunk:
+    return _convert_chunk(_WORKER["table"], _WORKER["converter"], _WORKER["source"],
+                          rows)
+
+
+def _chunks_of(
+    src: TableSource, size: int
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for item in src.rows():
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _converted(
+    src: TableSource, table: str, converter: _AccountRows | None, config: Config
+) -> Iterator[_Chunk]:
+    """Converted chunks in file order, in worker processes when it pays.
+
+    At most ``2 * workers`` chunks are in flight, so memory stays bounded
+    whatever the file's size.
+    """
+    size = max(1, config.load.batch_rows)
+    source = str(src.path)
+    workers = config.load.workers or (os.cpu_count() or 1)
+    big = src.path.stat().st_size > 4 * 1024 * 1024
+    if workers <= 1 or not big or "fork" not in mp.get_all_start_methods():
+        for rows in _chunks_of(src, size):
+            yield _convert_chunk(table, converter, source, rows)
+        return
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers, _worker_init, (table, converter, source)) as pool:
+        pending: deque[Any] = deque()
+        for rows in _chunks_of(src, size):
+            pending.append(pool.apply_async(_worker_convert, (rows,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
 def _stream(
     src: TableSource,
     table: str,
@@ -473,44 +601,24 @@ def _stream(
     config: Config,
     progress: ProgressFn | None,
 ) -> None:
-    batch_rows = max(1, config.load.batch_rows)
-    records: list[AccountRecord] = []
-    products: list[Product] = []
-    source = str(src.path)
-    since_progress = 0
-
-    def flush() -> None:
-        writer.write(records, products)
-        records.clear()
-        products.clear()
-
-    for line, row in src.rows():
-        report.rows_read += 1
-        since_progress += 1
-        row = _aliased(row)
-        if table == "accounts":
-            assert converter is not None
-            record = converter.convert(line, row, report, reports)
-            if record is None:
-                report.rows_rejected += 1
-            else:
-                report.rows_accepted += 1
-                records.append(record)
-        else:
-            product = _convert_loan(source, line, row, reports)
-            if product is None:
-                report.rows_rejected += 1
-            else:
-                report.rows_accepted += 1
-                products.append(product)
-        if len(records) + len(products) >= batch_rows:
-            flush()
-            if progress is not None:
-                progress(since_progress)
-                since_progress = 0
-    flush()
-    if progress is not None and since_progress:
-        progress(since_progress)
+    for chunk in _converted(src, table, converter, config):
+        writer.write(chunk.records, chunk.products)
+        part = chunk.report
+        report.rows_read += part.rows_read
+        report.rows_accepted += part.rows_accepted
+        report.rows_rejected += part.rows_rejected
+        for kind, reasons in part.ignored.items():
+            report.ignored.setdefault(kind, Counter()).update(reasons)  # type: ignore[attr-defined]
+        for kind, n in part.empty.items():
+            report.empty[kind] = report.empty.get(kind, 0) + n
+        for kind, n in part.invalid.items():
+            report.invalid[kind] = report.invalid.get(kind, 0) + n
+        for row in chunk.rejects:
+            reports.rejects.writerow(row)
+        for row in chunk.ignored:
+            reports.ignored.writerow(row)
+        if progress is not None:
+            progress(part.rows_read)
 
 
 def _check(report: LoadReport, config: Config, rejects: Path) -> None:

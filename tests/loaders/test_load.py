@@ -146,3 +146,13 @@ def test_unreadable_file_is_one_clear_error(tmp_path: Path) -> None:
         _load(tmp_path, bogus)
     with pytest.raises(InputError, match="no such file"):
         _load(tmp_path, tmp_path / "missing.csv")
+
+
+def test_thai_phone_without_country_code_links_to_its_e164_form(
+    tmp_path: Path,
+) -> None:
+    src = _write(tmp_path / "a.csv", "account_id,created_at,phone\n"
+                 "T1,2026-01-01,081-234-5678\nT2,2026-01-02,+66 81 234 5678\n")
+    store, _ = _load(tmp_path, src)
+    links = store.links(["T1", "T2"])
+    assert set(links["key"]) == {"+66812345678"}
