@@ -111,13 +111,16 @@ class GnnPolicy:
         decline_score: A GNN score from which an account outside any ring is
             declined. Default 1.01: the GNN alone never declines.
         weight: Weight of the GNN score in the blended score of ring members
-            (``(1 - weight) * ring_score + weight * gnn_score``); the
-            decision of a ring member never becomes milder than its ring's.
+            (``(1 - weight) * ring_score + weight * gnn_score``).
+        clear_score: A ring member whose GNN score is below this is allowed:
+            the model, trained on confirmed outcomes, sees a household or an
+            identity-theft victim that the ring's links caught.
     """
 
-    review_score: float = 0.9
+    review_score: float = 0.95
     decline_score: float = 1.01
     weight: float = 0.3
+    clear_score: float = 0.02
 
 
 @dataclass(slots=True)

@@ -172,13 +172,17 @@ def score_groups(
     a = lk["account_idx"].to_numpy(np.int64)
     i = lk["ident_idx"].to_numpy(np.int64)
     in_group = group_of[a] >= 0
-    glinks = pd.DataFrame({"g": group_of[a[in_group]], "a": a[in_group],
-                           "i": i[in_group]})
-    by_group = dict(tuple(glinks.groupby("g", sort=True)))
+    g_of, a, i = group_of[a[in_group]], a[in_group], i[in_group]
+    # Sort once by (group, identifier, account); each group is then one
+    # contiguous slice, found with searchsorted.
+    order = np.lexsort((a, i, g_of))
+    g_of, a, i = g_of[order], a[order], i[order]
+    bounds = np.searchsorted(g_of, np.arange(len(links.groups) + 1))
 
     rings: list[Ring] = []
     for g, members in enumerate(links.groups):
-        ring = _score_one(members, by_group.get(g), ctx, links, config)
+        lo, hi = bounds[g], bounds[g + 1]
+        ring = _score_one(members, a[lo:hi], i[lo:hi], ctx, links, config)
         if ring.score >= det.review_threshold:
             rings.append(ring)
     rings.sort(key=lambda r: (-r.score, r.ring_id))
@@ -187,11 +191,13 @@ def score_groups(
 
 def _score_one(
     members: np.ndarray,
-    glinks: pd.DataFrame | None,
+    g_acc: np.ndarray,
+    g_ident: np.ndarray,
     ctx: _Context,
     links: LinkGraph,
     config: Config,
 ) -> Ring:
+    """Score one group from its links ``(g_acc, g_ident)``, sorted by ident."""
     det = config.detect
     n = len(members)
     member_ids = [str(x) for x in ctx.account_ids[members]]
@@ -199,10 +205,12 @@ def _score_one(
     # Identifiers held by two or more members.
     shared: list[dict[str, Any]] = []
     holders: dict[int, np.ndarray] = {}
-    if glinks is not None:
-        for ident, rows in glinks.groupby("i", sort=True)["a"]:
-            if len(rows) >= 2:
-                holders[int(ident)] = rows.to_numpy()
+    if len(g_ident):
+        starts = np.flatnonzero(np.r_[True, g_ident[1:] != g_ident[:-1]])
+        ends = np.r_[starts[1:], len(g_ident)]
+        for lo, hi in zip(starts[ends - starts >= 2], ends[ends - starts >= 2],
+                          strict=True):
+            holders[int(g_ident[lo])] = g_acc[lo:hi]
     for ident, accs in holders.items():
         kind = ctx.kinds[ident]
         shared.append({
@@ -228,24 +236,16 @@ def _score_one(
     burst_n = _max_in_window(created, det.burst_days * _DAY)
     burst30_n = _max_in_window(created, 30 * _DAY)
     member_set = set(members.tolist())
-    invalid_members: set[int] = set()
     device_members: set[int] = set()
     nid_shared = False
-    if glinks is not None:
-        kinds_here = ctx.kinds[glinks["i"].to_numpy()]
-        valid_here = ctx.valid[glinks["i"].to_numpy()]
-        bad = (kinds_here == "national_id") & ~valid_here
-        invalid_members = set(glinks["a"].to_numpy()[bad].tolist())
+    nid = ctx.kinds[g_ident] == "national_id"
+    invalid_members = set(g_acc[nid & ~ctx.valid[g_ident]].tolist())
     # Members holding a national id first seen on an account opened long
     # before theirs: the id's owner is elsewhere, this is reuse.
-    reused_outside = 0
-    if glinks is not None:
-        idents = glinks["i"].to_numpy()
-        nid = ctx.kinds[idents] == "national_id"
-        accs = glinks["a"].to_numpy()[nid]
-        first = ctx.first_holder[idents[nid]]
-        reused_outside = len(set(
-            accs[first <= ctx.created[accs] - det.victim_days * _DAY].tolist()))
+    nid_accs = g_acc[nid]
+    first = ctx.first_holder[g_ident[nid]]
+    reused_outside = len(set(
+        nid_accs[first <= ctx.created[nid_accs] - det.victim_days * _DAY].tolist()))
     for ident, accs in holders.items():
         if links.hub[ident]:
             continue
@@ -254,9 +254,10 @@ def _score_one(
         if ctx.kinds[ident] == "national_id":
             names = {_surname(x) for x in ctx.names[accs]}
             nid_shared = nid_shared or len(names) > 1
-    dobs = pd.Series(ctx.dobs[members])
+    dobs = ctx.dobs[members]
     dobs = dobs[dobs != ""]
-    dup_dob = int(dobs.duplicated(keep=False).sum())
+    _, dob_counts = np.unique(dobs, return_counts=True)
+    dup_dob = int(dob_counts[dob_counts >= 2].sum())
     labels = ctx.labels[members]
     known_fraud = int((labels == "fraud").sum())
     known_legit = int((labels == "legit").sum())
@@ -362,8 +363,9 @@ def decide(
 
     Policy: a ring member is declined when its ring scores at least
     ``decline_threshold``, else reviewed. With GNN scores, a member's score
-    is ``(1 - w) * ring_score + w * gnn_score`` but its decision never gets
-    milder than its ring's; an account outside any ring is reviewed (or
+    is ``(1 - w) * ring_score + w * gnn_score``; a member whose GNN score is
+    below ``gnn.clear_score`` is allowed (the ring keeps it as a member, the
+    gate does not see it); an account outside any ring is reviewed (or
     declined) when its GNN score reaches ``gnn.review_score``
     (``gnn.decline_score``).
     """
@@ -389,6 +391,12 @@ def decide(
             if gnn is not None:
                 score = (1 - policy.weight) * ring.score + policy.weight * gnn
                 reasons.append(f"GNN score {gnn:.2f}")
+                if gnn < policy.clear_score:
+                    decision = "allow"
+                    reasons.append(
+                        f"cleared: GNN score below {policy.clear_score:.2f} "
+                        "(a household or victim caught by a ring's links)"
+                    )
             out.append(AccountDecision(account_id, decision, round(score, 6),
                                        ring.ring_id, reasons))
             continue
