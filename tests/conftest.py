@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ CASES = DATA / "cases"
 TEST_NID_KEY = "ringfence-test-key-0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _nid_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RINGFENCE_NID_KEY", TEST_NID_KEY)
+@pytest.fixture(autouse=True, scope="session")
+def _nid_key() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RINGFENCE_NID_KEY", TEST_NID_KEY)
+        yield
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from tests.conftest import CASES
 def _run(store: Path, *args: str) -> str:
     result = CliRunner().invoke(cli, ["--store", str(store), *args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def _load_and_detect(tmp_path: Path, case: str, loans: bool) -> Path:
