@@ -325,6 +325,9 @@ def _log_tail(home: Path) -> str:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As Neo4j binds: connections of a server that just died linger in
+        # TIME_WAIT and must not make its own port look taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -347,10 +350,13 @@ def _wait_bolt(
                 + _log_tail(home)
             )
         try:
+            # A query, not only a handshake: after a crash the database
+            # answers only once its recovery has finished. An auto-commit
+            # query, as the driver's managed retries would hide progress.
             with neo4j.GraphDatabase.driver(
                 uri, auth=(_USER, password), connection_timeout=2.0
-            ) as driver:
-                driver.verify_connectivity()
+            ) as driver, driver.session() as session:
+                session.run("RETURN 1").consume()
             return
         except AuthError as exc:
             raise ConfigError(
