@@ -40,7 +40,7 @@ class DomainError(click.ClickException):
 
     def __init__(self, error: RingfenceError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
@@ -86,26 +86,20 @@ def cli(
 
 
 def _register() -> None:
-    from ringfence.cli import jobs, queries
+    from ringfence.cli import (
+        gate_cmd,
+        gnn_cmd,
+        investigate,
+        jobs,
+        neo4j_cmd,
+        nightly_cmd,
+        queries,
+    )
 
-    for module in (jobs, queries):
+    for module in (jobs, queries, investigate, gnn_cmd, nightly_cmd, gate_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
-    try:
-        from ringfence.cli.neo4j_cmd import neo4j_group
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return
-    cli.add_command(neo4j_group)
-    for name in ("ringfence.cli.gnn_cmd", "ringfence.cli.investigate",
-                 "ringfence.cli.nightly_cmd", "ringfence.cli.gate_cmd"):
-        try:
-            module: Any = __import__(name, fromlist=["COMMANDS"])
-        except ImportError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.COMMANDS:
-            cli.add_command(command)
+    cli.add_command(neo4j_cmd.neo4j_group)
 
 
 _register()

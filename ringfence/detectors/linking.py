@@ -144,6 +144,7 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
     # Hubs: above the kind's cap, or allow-listed.
     kinds = idents["kind"].astype(str).to_numpy()
     keys = idents["key"].astype(str).to_numpy()
+    displays = idents["display"].astype(str).to_numpy()
     caps = np.array([det.cap(k) for k in kinds], dtype=np.int64)
     allowed = allow_keys(config)
     on_allow = np.array(
@@ -154,7 +155,7 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         Hub(
             kind=kinds[i],
             key=keys[i],
-            display=str(idents["display"].iat[i]),
+            display=str(displays[i]),
             degree=int(degree[i]),
             reason=(
                 "allow-listed" if on_allow[i]
@@ -218,11 +219,11 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         strong = weight >= det.link_threshold - 1e-12
         pair_a = (uniq[strong] // n_acc).astype(np.int64)
         pair_b = (uniq[strong] % n_acc).astype(np.int64)
-        pair_weight = weight[strong]
+        pair_weight: np.ndarray = weight[strong]
         pair_hard = hard_w[strong] > 0
     else:
         pair_a = pair_b = np.zeros(0, dtype=np.int64)
-        pair_weight = np.zeros(0)
+        pair_weight = np.zeros(0, dtype=np.float64)
         pair_hard = np.zeros(0, dtype=bool)
 
     keep_pairs = _cut_weak_bridges(n_acc, pair_a, pair_b, pair_hard)

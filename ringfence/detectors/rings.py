@@ -380,11 +380,12 @@ def decide(
             reasons_of[member] = reasons
     out: list[AccountDecision] = []
     for account_id in account_ids:
-        ring = ring_of.get(account_id)
+        member_of = ring_of.get(account_id)
         gnn = None
         if gnn_scores is not None and account_id in gnn_scores.index:
             gnn = float(gnn_scores[account_id])
-        if ring is not None:
+        if member_of is not None:
+            ring = member_of
             decision = "decline" if ring.score >= det.decline_threshold else "review"
             score = ring.score
             reasons = list(reasons_of[account_id])

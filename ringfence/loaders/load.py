@@ -208,9 +208,7 @@ class _AccountRows:
             self.kinds.append(("ip", "ip", lambda v: normalize_generic("ip", v)))
         for kind in config.extra_kinds:
             if kind in cols:
-                self.kinds.append(
-                    (kind, kind, lambda v, k=kind: normalize_generic(k, v))
-                )
+                self.kinds.append((kind, kind, _generic(kind)))
 
     def convert(
         self, line: int, row: dict[str, str], report: LoadReport, reports: _Reports
@@ -250,7 +248,7 @@ class _AccountRows:
             return None
 
         def ignore(column: str, kind: str, value: str, reason: str) -> None:
-            report.ignored.setdefault(kind, Counter())[reason] += 1  # type: ignore[index]
+            report.ignored.setdefault(kind, Counter())[reason] += 1
             reports.ignored.writerow(
                 [self.source, line, column, _safe(value, column), reason,
                  "value kept out of the graph; the rest of the row is loaded"]
@@ -292,6 +290,10 @@ class _AccountRows:
             label=label,
             identifiers=identifiers,
         )
+
+
+def _generic(kind: str) -> Callable[[str], Identifier | Skip]:
+    return lambda value: normalize_generic(kind, value)
 
 
 def _phone(value: str, regions: Sequence[str]) -> Identifier | Skip:
@@ -484,7 +486,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60]
 
 
-class _Rows(list):  # type: ignore[type-arg]
+class _Rows(list[list[Any]]):
     """Collects report rows in a worker; has the csv writer's ``writerow``."""
 
     def writerow(self, row: list[Any]) -> None:
@@ -608,7 +610,7 @@ def _stream(
         report.rows_accepted += part.rows_accepted
         report.rows_rejected += part.rows_rejected
         for kind, reasons in part.ignored.items():
-            report.ignored.setdefault(kind, Counter()).update(reasons)  # type: ignore[attr-defined]
+            report.ignored.setdefault(kind, Counter()).update(reasons)
         for kind, n in part.empty.items():
             report.empty[kind] = report.empty.get(kind, 0) + n
         for kind, n in part.invalid.items():

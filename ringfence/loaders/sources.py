@@ -90,7 +90,9 @@ class TableSource:
     def _open_text(self) -> IO[str]:
         try:
             raw: IO[bytes] = (
-                gzip.open(self.path, "rb") if self.gzip else open(self.path, "rb")
+                gzip.open(self.path, "rb")  # type: ignore[assignment]
+                if self.gzip
+                else open(self.path, "rb")
             )
         except OSError as exc:
             raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
