@@ -14,6 +14,8 @@ shared identifier contributes ``tier_weight * rarity(degree)``:
   accounts were opened within ``link_window_days`` of each other: a device
   or address reused by accounts opened together is a device farm or a drop
   address, while a household shares them over years;
+* an identifier the account has since replaced (it was last seen with a
+  newer one of the same kind) no longer links it;
 * a national id shared by accounts opened ``victim_days`` or more apart
   does not link them: that is an id reused from its owner, a victim, and it
   is scored as evidence against the newer account instead.
@@ -166,6 +168,7 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         for i in np.flatnonzero(hub)
     ]
     usable = (degree >= 2) & ~hub
+    current = _current_links(snapshot, kinds)
 
     # Candidate pairs from every usable identifier, grouped by degree so
     # that each degree class is one vectorised step.
@@ -178,7 +181,7 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
     is_hard = np.array([config.tier(k) == "hard" for k in kinds], dtype=bool)
     is_nid = kinds == "national_id"
     created = snapshot.accounts["created_at"].to_numpy(np.int64)
-    keep = usable[id_idx]
+    keep = usable[id_idx] & current
     order = np.lexsort((acc_idx[keep], id_idx[keep]))
     s_id, s_acc = id_idx[keep][order], acc_idx[keep][order]
     all_a: list[np.ndarray] = []
@@ -241,6 +244,29 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
         groups=groups,
         hubs=hubs,
     )
+
+
+def _current_links(snapshot: GraphSnapshot, kinds: np.ndarray) -> np.ndarray:
+    """Mask of links that are still the account's latest of their kind.
+
+    When an account was last seen with another phone (or device...), the
+    older one has been replaced and no longer links it: a ring member who
+    changed device leaves the ring's device. Identifiers seen together, at
+    the account's latest observation of that kind, all stay current.
+    """
+    links = snapshot.links
+    if not len(links):
+        return np.zeros(0, dtype=bool)
+    acc = links["account_idx"].to_numpy(np.int64)
+    ident = links["ident_idx"].to_numpy(np.int64)
+    last = links["last_seen"].to_numpy(np.int64)
+    _, kind_code = np.unique(kinds, return_inverse=True)
+    n_kinds = int(kind_code.max()) + 1 if len(kind_code) else 1
+    group = acc * n_kinds + kind_code[ident]
+    _, inverse = np.unique(group, return_inverse=True)
+    newest = np.full(inverse.max() + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(newest, inverse, last)
+    return np.asarray(last >= newest[inverse])
 
 
 def _cut_weak_bridges(

@@ -162,3 +162,20 @@ def test_lineage_keeps_ids_and_marks_changes() -> None:
     assert {part1.ring_id, part2.ring_id} & {"R-old2"}
     assert len({part1.ring_id, part2.ring_id}) == 2
     assert new.status == "new" and new.ring_id.startswith("R-")
+
+
+def test_replaced_device_no_longer_links(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "s")
+    old = [_acc(f"a{k}", k, f"N{k} S{k}", ("device", "d1"), ("address", "x"))
+           for k in range(3)]
+    with store.load() as w:
+        w.write(old, [])
+    assert len(link_accounts(store.snapshot(), Config()).groups) == 1
+    moved = AccountRecord("a2", 2, 90 * DAY, "N2 S2",
+                          identifiers=[Identifier("device", "d9", "d9"),
+                                       Identifier("address", "y", "y")])
+    with store.load() as w:
+        w.write([moved], [])
+    ids = store.snapshot().accounts["account_id"].to_numpy()
+    groups = link_accounts(store.snapshot(), Config()).groups
+    assert [sorted(ids[g]) for g in groups] == [["a0", "a1"]]
