@@ -239,7 +239,7 @@ def _parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     """Parse with phonenumbers; any failure of it means "not parseable"."""
     try:
         return phonenumbers.parse(text, region)
-    except Exception:  # noqa: BLE001 - third-party parser on hostile text
+    except Exception:  # a third-party parser fed hostile text: any failure
         return None
 
 
