@@ -28,7 +28,7 @@ lint: install
 # the test session reads its address and password from $(NEO4J_HOME)/env.
 test: lint
 	$(BIN)/ringfence neo4j start --home $(NEO4J_HOME) --port $(NEO4J_PORT) \
-		--env-file $(NEO4J_HOME)/env
+		--env-file $(NEO4J_HOME)/env > /dev/null
 	set -a; . $(NEO4J_HOME)/env; set +a; \
 		$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 		$(BIN)/ringfence neo4j stop --home $(NEO4J_HOME); exit $$rc
