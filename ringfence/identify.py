@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ringfence.config import Config, national_id_key
-from ringfence.detectors.linking import allow_keys, rarity
+from ringfence.detectors.linking import allow_keys, link_weights
 from ringfence.errors import InputError
 from ringfence.loaders.normalize import (
     NationalIdHasher,
@@ -42,7 +42,6 @@ FIELD_KINDS: dict[str, str] = {
     "ip": "ip",
     "ip_address": "ip",
 }
-_DAY = 86_400
 _ADDRESS_PARTS = ("address_line", "address_city", "address_postcode",
                   "address_country")
 
@@ -193,15 +192,11 @@ class IdentifierRules:
             degree: Accounts holding the identifier.
             gap_seconds: Time between the two accounts' openings, when known.
         """
-        det = self.config.detect
-        hard = self.tier(kind) == "hard"
-        weight = det.hard_weight if hard else det.soft_weight
-        weight *= float(rarity(np.asarray([degree]))[0])
-        if gap_seconds is None:
-            return weight
-        gap = abs(gap_seconds)
-        if not hard and gap <= det.link_window_days * _DAY:
-            weight *= 1.0 + det.soft_time_boost
-        if kind == "national_id" and gap >= det.victim_days * _DAY:
-            weight = 0.0
-        return weight
+        gaps = None if gap_seconds is None else np.array([gap_seconds], float)
+        return float(link_weights(
+            np.array([self.tier(kind) == "hard"]),
+            np.array([kind == "national_id"]),
+            np.array([degree]),
+            gaps,
+            self.config.detect,
+        )[0])

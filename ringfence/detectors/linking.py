@@ -43,11 +43,13 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ringfence.config import Config
+from ringfence.config import Config, DetectConfig
 from ringfence.graph.base import GraphSnapshot
 from ringfence.model import Hub
 
-__all__ = ["LinkGraph", "allow_keys", "link_accounts", "rarity"]
+__all__ = ["LinkGraph", "allow_keys", "link_accounts", "link_weights", "rarity"]
+
+_DAY = 86_400
 
 
 @dataclass(slots=True)
@@ -114,6 +116,39 @@ def allow_keys(config: Config) -> set[tuple[str, str]]:
     return out
 
 
+def link_weights(
+    hard: np.ndarray,
+    national_id: np.ndarray,
+    degree: np.ndarray,
+    gap_seconds: np.ndarray | None,
+    det: DetectConfig,
+) -> np.ndarray:
+    """Weight each shared identifier adds to a pair of accounts.
+
+    Args:
+        hard: Per identifier, True for the hard tier.
+        national_id: Per identifier, True for national ids.
+        degree: Accounts holding each identifier.
+        gap_seconds: Time between the pair's openings, or ``None`` when
+            unknown (then neither time rule applies).
+        det: Weights and windows (see the module docstring).
+    """
+    weight = np.where(hard, det.hard_weight, det.soft_weight) * rarity(degree)
+    if gap_seconds is None:
+        return np.asarray(weight, dtype=np.float64)
+    gap = np.abs(np.asarray(gap_seconds, dtype=np.float64))
+    # A soft identifier shared by accounts opened close together (a device
+    # farm, a drop address) says more than one shared by a household over
+    # years.
+    close = gap <= det.link_window_days * _DAY
+    weight = np.where(~hard & close, weight * (1.0 + det.soft_time_boost), weight)
+    # One national id on accounts opened far apart is identity reuse:
+    # evidence against the newer account, not a tie that makes the id's
+    # owner a ring member.
+    reuse = national_id & (gap >= det.victim_days * _DAY)
+    return np.asarray(np.where(reuse, 0.0, weight), dtype=np.float64)
+
+
 def _pairs_for_degree(members: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     """All member pairs of identifiers that each have exactly ``d`` members.
 
@@ -172,12 +207,6 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
 
     # Candidate pairs from every usable identifier, grouped by degree so
     # that each degree class is one vectorised step.
-    tier_w = np.array(
-        [det.hard_weight if config.tier(k) == "hard" else det.soft_weight
-         for k in kinds],
-        dtype=np.float64,
-    )
-    ident_w = tier_w * rarity(degree)
     is_hard = np.array([config.tier(k) == "hard" for k in kinds], dtype=bool)
     is_nid = kinds == "national_id"
     created = snapshot.accounts["created_at"].to_numpy(np.int64)
@@ -186,9 +215,7 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
     s_id, s_acc = id_idx[keep][order], acc_idx[keep][order]
     all_a: list[np.ndarray] = []
     all_b: list[np.ndarray] = []
-    all_w: list[np.ndarray] = []
-    all_soft: list[np.ndarray] = []
-    all_nid: list[np.ndarray] = []
+    all_id: list[np.ndarray] = []
     if len(s_id):
         starts = np.flatnonzero(np.r_[True, s_id[1:] != s_id[:-1]])
         sizes = np.diff(np.r_[starts, len(s_id)])
@@ -198,23 +225,13 @@ def link_accounts(snapshot: GraphSnapshot, config: Config) -> LinkGraph:
             a, b = _pairs_for_degree(members, int(d))
             all_a.append(a)
             all_b.append(b)
-            all_w.append(np.repeat(ident_w[s_id[rows]], d * (d - 1) // 2))
-            all_soft.append(np.repeat(~is_hard[s_id[rows]], d * (d - 1) // 2))
-            all_nid.append(np.repeat(is_nid[s_id[rows]], d * (d - 1) // 2))
+            all_id.append(np.repeat(s_id[rows], d * (d - 1) // 2))
     if all_a:
-        pa, pb, pw = np.concatenate(all_a), np.concatenate(all_b), np.concatenate(all_w)
-        # A soft identifier shared by accounts opened close together (a
-        # device farm, a drop address) says more than one shared by a
-        # household over years.
-        soft = np.concatenate(all_soft)
-        gap = np.abs(created[pa] - created[pb])
-        close = gap <= det.link_window_days * 86_400
-        pw = np.where(soft & close, pw * (1.0 + det.soft_time_boost), pw)
-        # One national id on accounts opened far apart is identity reuse:
-        # evidence against the newer account, not a tie that makes the
-        # id's owner a ring member.
-        reuse = np.concatenate(all_nid) & (gap >= det.victim_days * 86_400)
-        pw = np.where(reuse, 0.0, pw)
+        pa, pb, pid = (np.concatenate(all_a), np.concatenate(all_b),
+                       np.concatenate(all_id))
+        soft = ~is_hard[pid]
+        pw = link_weights(is_hard[pid], is_nid[pid], degree[pid],
+                          np.abs(created[pa] - created[pb]), det)
         code = pa * np.int64(n_acc) + pb
         uniq, inv = np.unique(code, return_inverse=True)
         weight = np.bincount(inv, weights=pw)
