@@ -38,6 +38,7 @@ __all__ = [
     "LoadConfig",
     "load_config",
     "national_id_key",
+    "read_yaml",
 ]
 
 _DEFAULT_HUB_DEGREE = {
@@ -196,6 +197,22 @@ def national_id_key(config: Config) -> bytes:
     return key
 
 
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; an empty file gives ``{}``.
+
+    Raises:
+        ConfigError: The file cannot be read or is not YAML.
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read a YAML config file; ``None`` gives the defaults.
 
@@ -205,15 +222,8 @@ def load_config(path: str | Path | None) -> Config:
     config = Config()
     if path is None:
         return config
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: the top level must be a mapping")
 

@@ -33,7 +33,13 @@ import pandas as pd
 from ringfence.errors import InputError, StoreError
 from ringfence.graph.base import GraphStore
 
-__all__ = ["EXPORT_COLUMNS", "ExportInfo", "export_flagged", "read_current"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ExportInfo",
+    "export_flagged",
+    "read_current",
+    "sha256_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +61,8 @@ class ExportInfo:
     manifest: dict[str, Any]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -147,7 +154,7 @@ def export_flagged(
             "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "rows": len(rows),
             "decisions": rows["decision"].value_counts().sort_index().to_dict(),
-            "files": {name: {"sha256": _sha256(tmp / name)} for name in files},
+            "files": {name: {"sha256": sha256_file(tmp / name)} for name in files},
             "thresholds": {
                 "review": detect_params.get("review_threshold"),
                 "decline": detect_params.get("decline_threshold"),

@@ -48,8 +48,9 @@ from typing import Any
 
 import pandas as pd
 
-from ringfence.config import Config, load_config
+from ringfence.config import Config, load_config, read_yaml
 from ringfence.errors import ConfigError, InputError
+from ringfence.export import sha256_file
 from ringfence.graph.base import GraphStore
 
 __all__ = ["NightResult", "NightlySettings", "read_settings", "run_night"]
@@ -97,15 +98,8 @@ def read_settings(path: str | Path) -> NightlySettings:
     Raises:
         ConfigError: Listing every problem of the section.
     """
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    data = read_yaml(path)
     section = data.get("nightly") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         raise ConfigError(
@@ -216,7 +210,7 @@ def find_inputs(settings: NightlySettings, date: str) -> list[InputFile]:
         files = _expand(pattern, table)
         if not files:
             problems.append(f"{table}: nothing matches {pattern}")
-        out += [InputFile(table, f, _sha256(f), f.stat().st_size) for f in files]
+        out += [InputFile(table, f, sha256_file(f), f.stat().st_size) for f in files]
     if problems:
         raise InputError(
             f"night {date} has missing input(s): " + "; ".join(problems)
@@ -236,12 +230,6 @@ def _expand(pattern: str, table: str) -> list[Path]:
                   if p.is_file() and p.name.lower().endswith(_TABLE_SUFFIXES))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def night_run_id(date: str, inputs: list[InputFile]) -> str:
@@ -462,8 +450,8 @@ def _gnn(
         meta = json.loads((model_dir / "meta.json").read_text())
     model = {
         "path": str(model_dir),
-        "version": _sha256(weights)[:12],
-        "weights_sha256": _sha256(weights),
+        "version": sha256_file(weights)[:12],
+        "weights_sha256": sha256_file(weights),
         "artifact_format": meta.get("artifact_format"),
         "feature_version": meta.get("feature_version"),
         "ringfence_version": meta.get("ringfence_version"),
