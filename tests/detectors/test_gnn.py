@@ -222,6 +222,67 @@ def test_build_hetero_makes_shared_identifiers_nodes(graph: _Graph) -> None:
     assert FeatureSchema.from_json(schema.to_json()) == schema
 
 
+def _raw(data, schema, node_type: str) -> pd.DataFrame:
+    """Undo the standardisation, to compare features with known values."""
+    stats = schema.stats[node_type]
+    x = data[node_type].x.numpy() * np.array(stats["std"]) + np.array(stats["mean"])
+    return pd.DataFrame(x, columns=schema.node_features[node_type])
+
+
+def _close(got, expected) -> bool:
+    return bool(np.allclose(got, expected, atol=1e-5))  # float32 round trip
+
+
+def test_features_of_a_small_graph_have_known_values() -> None:
+    # three accounts share a device; A and B are created three days apart,
+    # C a month later; only A's email matches its name
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A", "B", "C"],
+            "created_at": [_T0, _T0 + 3 * _DAY, _T0 + 33 * _DAY],
+            "full_name": ["Anna Smith", "Ben Okafor", "Ben Okafor"],
+            "date_of_birth": ["1980-01-01", "1981-02-02", ""],
+            "label": [None, None, None],
+        }
+    )
+    identifiers = pd.DataFrame(
+        {
+            "kind": ["device", "email", "email", "national_id"],
+            "key": ["d1", "anna.smith@x.test", "zq@x.test", "n1"],
+            "display": ["d1", "a", "z", "*1"],
+            "valid": [True, True, True, False],
+            "extra": ["", "", "", ""],
+        }
+    )
+    links = pd.DataFrame(
+        {
+            "account_idx": [0, 1, 2, 0, 1, 2],
+            "ident_idx": [0, 0, 0, 1, 2, 3],
+            "first_seen": 0,
+            "last_seen": 0,
+        }
+    )
+    snapshot = GraphSnapshot(
+        accounts, identifiers, links, pd.DataFrame(columns=PRODUCT_COLUMNS)
+    )
+    data, schema = build_hetero(snapshot)
+    account = _raw(data, schema, "account")
+    device = _raw(data, schema, "device")
+
+    assert _close(account["burst_neighbours_log"], np.log1p([1, 1, 0]))
+    assert _close(account["name_email_overlap"], [1, 0, 0])
+    assert _close(account["max_degree_device_log"], np.log(3))
+    assert _close(account["invalid_national_id"], [0, 0, 1])
+    assert _close(account["age_days_log"], np.log1p([33, 30, 0]))
+    assert _close(
+        device.iloc[0][["degree_log", "distinct_names_log", "distinct_dobs_log"]],
+        np.log1p([3, 2, 2]),
+    )
+    assert _close(device.iloc[0]["created_spread_log"], np.log1p(33))
+    # only the shared device is a node
+    assert data["email"].num_nodes == 0
+
+
 def test_features_ignore_labels(graph: _Graph) -> None:
     snapshot = graph.snapshot(include_late=False)
     relabelled = GraphSnapshot(

@@ -39,6 +39,8 @@ name                       meaning
 Identifier features (the same columns for every kind):
 
 ========================== ==================================================
+name                       meaning
+========================== ==================================================
 ``degree_log``             log(1 + holder count)
 ``distinct_names_log``     log(1 + distinct full names among holders)
 ``distinct_dobs_log``      log(1 + distinct dates of birth among holders)
@@ -52,6 +54,12 @@ Every column is standardised with the mean and standard deviation of the
 training snapshot (saved in :class:`FeatureSchema`) and clipped to
 ``[-10, 10]`` so that a later snapshot with an extreme hub cannot blow up
 the network.
+
+Limits: placeholder values rejected at load time are not in the snapshot,
+so no feature counts them. ``burst_neighbours_log`` counts distinct
+accounts through identifiers with at most 50 holders; holders of a larger
+identifier (a hub) are counted once per hub, so an account sharing two hubs
+with the same neighbour counts it twice.
 """
 
 from __future__ import annotations
