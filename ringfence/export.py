@@ -13,6 +13,10 @@ An export is written into a hidden temporary directory, renamed into
 ``runs/`` when complete, and only then is the ``current`` link swapped with
 an atomic rename. A reader following ``current`` therefore always sees one
 complete export; a failed export leaves the previous one in place.
+Exporting a run that is already published (a retry, another format) goes
+to ``runs/<run_id>.<n>`` beside it, since the directory ``current`` points
+at cannot be replaced atomically. Older copies of the run are then removed,
+except the one ``current`` pointed at until the swap.
 The files hold no personal data beyond the account id.
 """
 
@@ -84,6 +88,31 @@ def read_current(out_dir: str | Path) -> pd.DataFrame | None:
                        keep_default_na=False)
 
 
+def _run_dirs(runs: Path, run_id: str) -> list[Path]:
+    """Published directories of ``run_id``: ``<run_id>`` and ``<run_id>.<n>``."""
+    return [p for p in runs.iterdir()
+            if p.name == run_id or (p.name.startswith(f"{run_id}.")
+                                    and p.name[len(run_id) + 1:].isdigit())]
+
+
+def _free_run_dir(runs: Path, run_id: str) -> Path:
+    """``runs/<run_id>``, or ``runs/<run_id>.<n>`` when that one exists."""
+    final = runs / run_id
+    n = 2
+    while final.exists() or final.is_symlink():
+        final = runs / f"{run_id}.{n}"
+        n += 1
+    return final
+
+
+def _link_target(link: Path) -> str | None:
+    """Name of the run directory ``link`` points at, if it is a link."""
+    try:
+        return Path(os.readlink(link)).name
+    except OSError:
+        return None
+
+
 def export_flagged(
     store: GraphStore, out_dir: str | Path, *, fmt: str = "parquet"
 ) -> ExportInfo:
@@ -131,7 +160,6 @@ def export_flagged(
     )
 
     # 3. write everything into a temporary directory
-    final = out / "runs" / run_id
     tmp = out / "runs" / f".{run_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -173,16 +201,20 @@ def export_flagged(
         _fsync_file(tmp / "manifest.json")
 
         # 4. publish: rename the directory, then swap the link atomically
-        if final.exists():
-            shutil.rmtree(final)
+        final = _free_run_dir(out / "runs", run_id)
+        previous_dir = _link_target(out / "current")
         os.replace(tmp, final)
         link_tmp = out / f".current.{os.getpid()}"
         link_tmp.unlink(missing_ok=True)
-        os.symlink(Path("runs") / run_id, link_tmp)
+        os.symlink(Path("runs") / final.name, link_tmp)
         os.replace(link_tmp, out / "current")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    # Older copies of this run: keep the one readers may still be in.
+    for old in _run_dirs(out / "runs", run_id):
+        if old.name not in (final.name, previous_dir):
+            shutil.rmtree(old, ignore_errors=True)
     logger.info("exported %d flagged accounts of %s", len(rows), run_id)
     return ExportInfo(
         path=final,
