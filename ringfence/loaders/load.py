@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import re
 import time
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from ringfence.loaders.normalize import (
     normalize_national_id,
     normalize_phone,
 )
-from ringfence.loaders.sources import ERROR_KEY, TableSource
+from ringfence.loaders.sources import ERROR_KEY, NESTED_KEY, TableSource, shown_names
 from ringfence.model import AccountRecord, Identifier, Product
 
 __all__ = ["LoadReport", "load_files", "parse_timestamp"]
@@ -60,7 +61,15 @@ _PART_ALIASES = {"line": "address_line", "city": "address_city",
                  "country": "address_country"}
 _COLUMN_ALIASES = {"device": "device_id", "ip_address": "ip", "dob": "date_of_birth",
                    "name": "full_name", "nid": "national_id"}
-_ACCOUNT_ID_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+# Control characters (C0 and C1), invisible format characters (zero-width,
+# direction overrides), line/paragraph separators and undecodable bytes:
+# an id holding one looks like another id, or breaks the views that show it.
+_BAD_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_UNDECODABLE_RE = re.compile("[\udc80-\udcff]")
+# Larger amounts are not money but mistakes, and their sums overflow.
+_MAX_AMOUNT = 1e15
+# ISO dates are held to the range epoch seconds are: 1970 up to 2100.
+_MAX_EPOCH = 4_102_444_800
 _REPORT_FIELDS = ["source", "line", "column", "value", "reason", "fix"]
 
 ProgressFn = Callable[[int], None]
@@ -106,7 +115,8 @@ class LoadReport:
 def parse_timestamp(text: str) -> int | None:
     """Parse an ISO 8601 date or date-time, or epoch seconds, to epoch seconds.
 
-    Naive times are taken as UTC. Returns ``None`` when ``text`` is neither.
+    Naive times are taken as UTC. Returns ``None`` when ``text`` is neither,
+    or falls outside 1970-01-01 to 2099-12-31 (as epoch seconds must).
 
     Examples:
         >>> parse_timestamp("2026-03-02T10:15:00")
@@ -124,12 +134,34 @@ def parse_timestamp(text: str) -> int | None:
             number = float(text)
         except ValueError:
             return None
-        if not math.isfinite(number) or not 0 <= number < 4_102_444_800:
+        if not math.isfinite(number) or not 0 <= number < _MAX_EPOCH:
             return None
         return int(number)
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.UTC)
-    return int(stamp.timestamp())
+    seconds = int(stamp.timestamp())
+    return seconds if 0 <= seconds < _MAX_EPOCH else None
+
+
+def _account_id_ok(account_id: str) -> bool:
+    """At most 128 characters, none of them control, invisible or bad bytes."""
+    return len(account_id) <= 128 and not any(
+        unicodedata.category(c) in _BAD_ID_CATEGORIES for c in account_id
+    )
+
+
+def _undecodable_column(row: dict[str, str]) -> str | None:
+    """The first column holding bytes that were not UTF-8, if any."""
+    for column, value in row.items():
+        if _UNDECODABLE_RE.search(value):
+            return column
+    return None
+
+
+def _nested_columns(row: dict[str, str]) -> set[str]:
+    """Columns whose cell was an array or object (aliases resolved)."""
+    names = row.pop(NESTED_KEY, "")
+    return {_COLUMN_ALIASES.get(n, n) for n in names.split("\x00") if n}
 
 
 class _Reports:
@@ -221,16 +253,27 @@ class _AccountRows:
         if ERROR_KEY in row:
             reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
             return None
+        nested = _nested_columns(row)
+        bad = _undecodable_column(row)
+        if bad is not None:
+            reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
+                   "save the file as UTF-8")
+            return None
+        for column in ("account_id", "created_at", "seen_at"):
+            if column in nested:
+                reject(column, row[column],
+                       f"{column} is a JSON array or object, not one value",
+                       f"write one {column} per row")
+                return None
         account_id = row.get("account_id", "").strip()
         if not account_id:
             reject("account_id", "", "account_id is empty",
                    "every row needs the lender's account id")
             return None
-        if not _ACCOUNT_ID_RE.match(account_id) or "\udc80" <= max(account_id) <= (
-            "\udcff"
-        ):
+        if not _account_id_ok(account_id):
             reject("account_id", account_id,
-                   "account_id has control characters, bad bytes or over 128 chars",
+                   "account_id has control or invisible characters, or over 128 "
+                   "chars",
                    "export ids as UTF-8 text without control characters")
             return None
         created_raw = row.get("created_at", "")
@@ -270,6 +313,9 @@ class _AccountRows:
                 )
             else:
                 value = row.get(column, "")
+            if column in nested:
+                ignore(column, kind, value, "nested: an array or object, not one value")
+                continue
             result = normalise(value)
             if isinstance(result, Skip):
                 if result.reason == "empty":
@@ -325,7 +371,7 @@ def _number(text: str) -> float | None:
     if not text:
         return None
     value = float(text)  # ValueError handled by the caller
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or not 0 <= value < _MAX_AMOUNT:
         raise ValueError(text)
     return value
 
@@ -334,13 +380,27 @@ def _convert_loan(
     source: str, line: int, row: dict[str, str], reports: _Reports
 ) -> Product | None:
     def reject(column: str, value: str, reason: str, fix: str) -> None:
-        reports.rejects.writerow([source, line, column, value[:80], reason, fix])
+        reports.rejects.writerow([source, line, column, _safe(value, column), reason,
+                                  fix])
 
     if ERROR_KEY in row:
         reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
         return None
+    nested = _nested_columns(row)
+    bad = _undecodable_column(row)
+    if bad is not None:
+        reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
+               "save the file as UTF-8")
+        return None
+    for column in ("account_id", "product", "term_months", "amount", "balance",
+                   "credit_limit"):
+        if column in nested:
+            reject(column, row[column],
+                   f"{column} is a JSON array or object, not one value",
+                   "write one product per row")
+            return None
     account_id = row.get("account_id", "").strip()
-    if not account_id or not _ACCOUNT_ID_RE.match(account_id):
+    if not account_id or not _account_id_ok(account_id):
         reject("account_id", account_id, "account_id is empty or malformed",
                "every loan row needs the account id it belongs to")
         return None
@@ -353,9 +413,10 @@ def _convert_loan(
     term: int | None = None
     if term_raw:
         try:
-            term = int(float(term_raw))
+            number = float(term_raw)
         except ValueError:
-            term = None
+            number = math.nan
+        term = int(number) if number.is_integer() else None
         if term not in TERMS:
             reject("term_months", term_raw, "term_months must be 1, 3, 6, 12 or empty",
                    "fix the term or leave it empty for revolving credit")
@@ -366,7 +427,8 @@ def _convert_loan(
         try:
             values[column] = _number(raw)
         except ValueError:
-            reject(column, raw, f"{column} is not a non-negative number",
+            reject(column, raw,
+                   f"{column} is not a non-negative number below 10^15",
                    "write plain numbers like 1200.50")
             return None
     balance = values["balance"]
@@ -387,12 +449,29 @@ def _convert_loan(
 def _open_checked(path: Path, required: Sequence[str]) -> TableSource:
     source = TableSource(path)
     columns = [_COLUMN_ALIASES.get(c, c) for c in source.columns]
+    both = sorted({a for a, c in zip(source.columns, columns, strict=True)
+                   if a != c and c in source.columns})
+    if both:
+        raise InputError(
+            f"{path}: both {', '.join(both)} and "
+            f"{', '.join(_COLUMN_ALIASES[a] for a in both)} are present and mean "
+            "the same column; keep one"
+        )
     source.columns = columns
     missing = [c for c in required if c not in columns]
+    separators = [n for s, n in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+                  if len(columns) == 1 and s in columns[0]]
+    if missing and separators and source.format == "csv":
+        raise InputError(
+            f"{path}: the header has no commas but {separators[0]}; save the "
+            "file comma-separated"
+        )
     if missing:
+        # Never echo the names as read: in a file without its header row
+        # they are the first row's values (a national id among them).
         raise InputError(
             f"{path}: missing required column(s) {', '.join(missing)} "
-            f"(found: {', '.join(columns[:20]) or 'none'}); add or rename them"
+            f"(found: {shown_names(columns)}); add or rename them"
         )
     return source
 

@@ -4,26 +4,37 @@ Each reader yields ``(line, row)`` pairs where ``line`` is the 1-based line
 of the file the row starts on (for Parquet, the 1-based row number) and
 ``row`` maps lower-cased column names to text. Values that cannot be read
 are not dropped: the row comes through with a ``__error__`` entry naming the
-problem, so the loader can reject it with its line number.
+problem, so the loader can reject it with its line number. A JSON or
+Parquet cell that holds an array or an object instead of one value is
+rendered as JSON text and its column is listed under ``__nested__``, so the
+loader can refuse it where it needs one value.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
 import io
 import json
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from ringfence.errors import InputError
 
-__all__ = ["ERROR_KEY", "TableSource", "open_table"]
+__all__ = ["ERROR_KEY", "NESTED_KEY", "TableSource", "open_table", "shown_names"]
 
 ERROR_KEY = "__error__"
+#: Row key listing (NUL-separated) the columns whose cell is an array or object.
+NESTED_KEY = "__nested__"
+
+# A column name that could be a data value (a file without its header row)
+# is not echoed in messages: only plain words are shown.
+_PLAIN_NAME_RE = re.compile(r"[a-z_][a-z_-]{0,39}")
 
 # A CSV field may legitimately hold a long free-text address; beyond this a
 # field is certainly not an identifier and csv's default limit is too small.
@@ -49,8 +60,46 @@ def _text(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bytes):
+        # Bad bytes become lone surrogates, as in a CSV, and are rejected.
+        return value.decode("utf-8", errors="surrogateescape")
     return str(value)
+
+
+def _typed_row(names: Sequence[str], values: Sequence[Any]) -> dict[str, str]:
+    """Text row of typed cells, marking the columns that hold arrays or objects."""
+    row = {n: _text(v) for n, v in zip(names, values, strict=True)}
+    nested = [n for n, v in zip(names, values, strict=True)
+              if isinstance(v, (dict, list))]
+    if nested:
+        row[NESTED_KEY] = "\x00".join(nested)
+    return row
+
+
+def shown_names(names: Sequence[str], limit: int = 20) -> str:
+    """Column names as an error message may show them.
+
+    A file without its header row has data where the names should be, so
+    only plain words are shown; the others are counted, never echoed.
+    """
+    plain = [n for n in names if _PLAIN_NAME_RE.fullmatch(n)]
+    hidden = len(names) - len(plain)
+    text = ", ".join(plain[:limit]) or "none"
+    if hidden:
+        text += (f"; {hidden} more not shown (digits, spaces or symbols: if they "
+                 "are data, the header row is missing)")
+    return text
+
+
+def _duplicates(names: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    dup: list[str] = []
+    for name in names:
+        if name and name in seen and name not in dup:
+            dup.append(name)
+        seen.add(name)
+    return dup
 
 
 class TableSource:
@@ -86,6 +135,13 @@ class TableSource:
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         self.columns = self._read_columns()
+        dup = _duplicates(self.columns)
+        if dup:
+            raise InputError(
+                f"{self.path}: column(s) {shown_names(dup)} appear more than once "
+                "(names are compared ignoring case and surrounding spaces); "
+                "keep one of each"
+            )
 
     def _open_text(self) -> IO[str]:
         try:
@@ -102,6 +158,22 @@ class TableSource:
             raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
 
+    def _check_encoding(self) -> None:
+        with gzip.open(self.path, "rb") if self.gzip else open(self.path, "rb") as raw:
+            head = raw.read(4)
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            found = "UTF-32"
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            found = "UTF-16"
+        elif b"\x00" in head:
+            found = "UTF-16 or UTF-32 (NUL bytes in the header)"
+        else:
+            return
+        raise InputError(
+            f"{self.path}: the file is {found} encoded; save it as UTF-8 and "
+            "load it again"
+        )
+
     def _read_columns(self) -> list[str]:
         try:
             if self.format == "parquet":
@@ -109,6 +181,7 @@ class TableSource:
 
                 schema = pq.read_schema(self.path)
                 return [n.strip().lower() for n in schema.names]
+            self._check_encoding()
             with self._open_text() as fh:
                 if self.format == "csv":
                     header = next(csv.reader(fh), None)
@@ -126,12 +199,10 @@ class TableSource:
             ) from exc
 
     def _jsonl_columns(self, fh: IO[str]) -> list[str]:
-        # The first 1000 objects define the columns; later new keys are
-        # still read, row by row.
+        # Every object counts: a key first seen late (a phone added to the
+        # export last month) is a column like the others.
         seen: dict[str, None] = {}
-        for n, line in enumerate(fh):
-            if n >= 1000:
-                break
+        for line in fh:
             try:
                 obj = json.loads(line) if line.strip() else None
             except ValueError:
@@ -140,8 +211,7 @@ class TableSource:
                 seen.update(dict.fromkeys(k.strip().lower() for k in obj))
         if not seen:
             raise InputError(
-                f"{self.path}: no JSON object found in the first 1000 lines; "
-                "expected one object per line"
+                f"{self.path}: no JSON object found; expected one object per line"
             )
         return list(seen)
 
@@ -159,7 +229,9 @@ class TableSource:
 
     def _csv_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         with self._open_text() as fh:
-            reader = csv.reader(fh)
+            # strict: a quote left open to the end of the file, or text after
+            # a closing quote, is an error rather than silently accepted.
+            reader = csv.reader(fh, strict=True)
             header = next(reader, None)
             if header is None:
                 return
@@ -172,12 +244,21 @@ class TableSource:
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    yield start, {ERROR_KEY: f"malformed CSV: {exc}"}
+                    yield start, {ERROR_KEY: f"malformed CSV: {exc}"
+                                  + _span(start, reader.line_num)}
                     start = reader.line_num + 1
                     continue
                 line, start = start, reader.line_num + 1
                 if not fields:
                     continue  # a blank line is not a row
+                swallowed = _swallowed_rows(fields, width) if start - line > 1 else 0
+                if swallowed:
+                    yield line, {
+                        ERROR_KEY: f"a quoted field holds {swallowed} line(s) that "
+                        "look like rows: is a quote left open?"
+                        + _span(line, start - 1)
+                    }
+                    continue
                 if len(fields) != width:
                     yield line, {
                         ERROR_KEY: f"has {len(fields)} fields, the header has "
@@ -192,7 +273,7 @@ class TableSource:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line, object_pairs_hook=_JsonObject)
                 except ValueError as exc:
                     yield line_no, {ERROR_KEY: f"not valid JSON: {exc.args[0]}"}
                     continue
@@ -201,9 +282,15 @@ class TableSource:
                         ERROR_KEY: "not a JSON object (expected one object per line)"
                     }
                     continue
-                yield line_no, {
-                    str(k).strip().lower(): _text(v) for k, v in obj.items()
-                }
+                names = [str(k).strip().lower() for k in obj]
+                dup = _duplicates(names)
+                if dup or len(obj) < getattr(obj, "pairs", len(obj)):
+                    yield line_no, {
+                        ERROR_KEY: "a key appears more than once in the object "
+                        "(keys are compared ignoring case and surrounding spaces)"
+                    }
+                    continue
+                yield line_no, _typed_row(names, list(obj.values()))
 
     def _parquet_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         import pyarrow.parquet as pq
@@ -216,15 +303,43 @@ class TableSource:
                 columns = [col.to_pylist() for col in batch.columns]
                 for values in zip(*columns, strict=True):
                     row_no += 1
-                    yield row_no, {
-                        n: _text(v) for n, v in zip(names, values, strict=True)
-                    }
+                    yield row_no, _typed_row(names, values)
         except InputError:
             raise
         except Exception as exc:  # pyarrow's errors are not one hierarchy
             raise InputError(
                 f"{self.path}: Parquet read failed mid-file: {exc}"
             ) from exc
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers how many key/value pairs it was written with."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = len(pairs)
+
+
+def _span(first: int, last: int) -> str:
+    return f" (lines {first}-{last} not loaded)" if last > first else ""
+
+
+def _swallowed_rows(fields: Sequence[str], width: int) -> int:
+    """Lines inside quoted fields that look like whole rows of this file.
+
+    A multi-line field is legitimate (an address on two lines), but one whose
+    later lines hold as many commas as a row does is rows swallowed by an
+    unclosed quote. Files of fewer than three columns are not judged.
+    """
+    if width < 3:
+        return 0
+    return sum(
+        1
+        for field in fields
+        if "\n" in field or "\r" in field
+        for part in field.splitlines()[1:]
+        if part.count(",") >= width - 1
+    )
 
 
 def open_table(path: str | Path) -> TableSource:
