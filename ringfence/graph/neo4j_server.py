@@ -28,7 +28,9 @@ Notes:
     ``neo4j.conf``, so heap size and the module flags Neo4j needs on Java 17
     are passed on the java command line. The initial password is written
     before the first start with Neo4j's own admin tool from the same jars;
-    it cannot be changed this way once the system database exists.
+    it cannot be changed this way once the system database exists. The
+    admin tool takes the password as an argument, so local users can see
+    it in the process list for the second that tool runs.
 """
 
 from __future__ import annotations
@@ -427,6 +429,11 @@ def start(
         return _info(home, state, pw)
 
     # Prepare jars, configuration and the initial password.
+    if shutil.which("java") is None:
+        raise ConfigError(
+            "Java 17 or later is needed to run Neo4j: install a JDK (e.g. "
+            "openjdk-17-jre-headless) and make sure `java` is on PATH"
+        )
     if not _port_free(bolt_port):
         raise ConfigError(
             f"port {bolt_port} on 127.0.0.1 is in use: pass another --port "

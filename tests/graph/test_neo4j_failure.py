@@ -62,7 +62,7 @@ def test_load_killed_midway_converges_when_run_again(
     from ringfence.graph import neo4j_server
 
     home, env, pid = dedicated_neo4j
-    batches = batches_of(make_records(1500, seed=5), size=150)
+    batches = batches_of(make_records(2000, seed=5), size=200)
     creds = (env["NEO4J_URI"], env["NEO4J_USERNAME"], env["NEO4J_PASSWORD"])
 
     # Load in a thread; kill the server with SIGKILL as soon as three batches
