@@ -12,10 +12,18 @@ Examples:
         scores = score_accounts(model, new_snapshot)
 """
 
-from .artifact import GnnArtifact, load_model, save_model, score_accounts
-from .features import FEATURE_VERSION, FeatureSchema, build_hetero
-from .model import RingSage
-from .train import TrainResult, train_gnn
+import warnings
+
+# torch_geometric still calls torch.jit.script at import time; the warning
+# it triggers says nothing a ringfence user can act on.
+warnings.filterwarnings(
+    "ignore", message=r".*torch\.jit\.script.*", category=FutureWarning
+)
+
+from .artifact import GnnArtifact, load_model, save_model, score_accounts  # noqa: E402
+from .features import FEATURE_VERSION, FeatureSchema, build_hetero  # noqa: E402
+from .model import RingSage  # noqa: E402
+from .train import TrainResult, train_gnn  # noqa: E402
 
 __all__ = [
     "FEATURE_VERSION",
