@@ -138,7 +138,12 @@ class AccountRecord:
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """A credit product held by an account (card, instalment loan...)."""
+    """A credit product held by an account (card, instalment loan...).
+
+    ``loan_id`` tells apart products of one account that look alike (two
+    cards, no term, no amount): the input's ``loan_id`` column, else
+    ``#2``, ``#3``... for the second, third such row of a load.
+    """
 
     account_id: str
     product: str
@@ -146,6 +151,7 @@ class Product:
     amount: float | None
     balance: float
     credit_limit: float | None
+    loan_id: str = ""
 
 
 def product_exposure(balance: float, credit_limit: float | None) -> float:

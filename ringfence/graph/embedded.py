@@ -170,7 +170,8 @@ ON CONFLICT (account_id, pkey) DO UPDATE SET
 def _product_key(p: Product) -> str:
     term = "" if p.term_months is None else str(p.term_months)
     amount = "" if p.amount is None else f"{p.amount:.2f}"
-    return f"{p.product}|{term}|{amount}"
+    key = f"{p.product}|{term}|{amount}"
+    return f"{key}|{p.loan_id}" if p.loan_id else key
 
 
 class _EmbeddedWriter(LoadWriter):
@@ -406,7 +407,10 @@ class EmbeddedStore(GraphStore):
                 )
             )
         out = _concat(rows, ACCOUNT_COLUMNS)
-        out["reasons"] = [json.loads(r) if r else [] for r in out["reasons"]]
+        # Accounts never scored have no decision row: their reasons are null.
+        out["reasons"] = [
+            json.loads(r) if isinstance(r, str) and r else [] for r in out["reasons"]
+        ]
         return out.sort_values("account_id").reset_index(drop=True)
 
     def links(self, account_ids: Sequence[str]) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import time
 import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -443,6 +443,7 @@ def _convert_loan(
         amount=values["amount"],
         balance=balance,
         credit_limit=values["credit_limit"],
+        loan_id=row.get("loan_id", "").strip()[:128],
     )
 
 
@@ -672,6 +673,27 @@ def _converted(
             yield pending.popleft().get()
 
 
+def _number_lookalikes(
+    products: list[Product], seen: Counter[tuple[Any, ...]]
+) -> list[Product]:
+    """Tell apart products of one account that look alike within a load.
+
+    Two cards of one account with no term and no amount would otherwise be
+    one product; the second gets ``loan_id`` ``#2``, the third ``#3``. The
+    numbering follows file order, so reloading the file changes nothing.
+    """
+    out = []
+    for p in products:
+        if p.loan_id:
+            out.append(p)
+            continue
+        key = (p.account_id, p.product, p.term_months, p.amount)
+        seen[key] += 1
+        n = seen[key]
+        out.append(p if n == 1 else replace(p, loan_id=f"#{n}"))
+    return out
+
+
 def _stream(
     src: TableSource,
     table: str,
@@ -682,8 +704,9 @@ def _stream(
     config: Config,
     progress: ProgressFn | None,
 ) -> None:
+    seen: Counter[tuple[Any, ...]] = Counter()
     for chunk in _converted(src, table, converter, config):
-        writer.write(chunk.records, chunk.products)
+        writer.write(chunk.records, _number_lookalikes(chunk.products, seen))
         part = chunk.report
         report.rows_read += part.rows_read
         report.rows_accepted += part.rows_accepted

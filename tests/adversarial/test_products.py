@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from ringfence.config import Config
 from ringfence.graph.embedded import EmbeddedStore
 from ringfence.loaders.load import load_files
 
 
-@pytest.mark.xfail(
-    reason="embedded store keys a product by (product, term, amount): two cards "
-    "of one account without term or amount collapse into one and exposure is "
-    "understated; needs a loan id in the input contract (graph/embedded.py)",
-    strict=True,
-)
 def test_two_cards_of_one_account_are_both_kept(tmp_path: Path) -> None:
     loans = tmp_path / "loans.csv"
     loans.write_text("account_id,product,term_months,amount,balance,credit_limit\n"
