@@ -10,7 +10,8 @@ all fitted in the same run, plus training time and peak memory.
 Usage::
 
     python bench/bench_gnn.py [--accounts 200000] [--fraud-rate 0.015]
-                              [--split time|random] [--seed 7] [--out bench/out]
+                              [--split time|random] [--label-rate 0.3]
+                              [--seed 7] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--fraud-rate", type=float, default=0.015)
     parser.add_argument("--split", choices=["time", "random"], default="time")
+    parser.add_argument("--label-rate", type=float, default=0.3,
+                        help="share of accounts with a known label")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     args = parser.parse_args()
@@ -45,7 +48,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     started = time.perf_counter()
     files = generate(work / "data", args.accounts, args.seed,
-                     fraud_rate=args.fraud_rate)
+                     fraud_rate=args.fraud_rate, label_rate=args.label_rate)
     store = EmbeddedStore(work / "store")
     load_files(store, [files.accounts], [files.loans], config=Config(),
                reports_dir=work / "loads")
@@ -63,6 +66,7 @@ def main() -> None:
         "links": len(snapshot.links),
         "fraud_rate": args.fraud_rate,
         "split": args.split,
+        "label_rate": args.label_rate,
         "gnn": metrics["gnn"],
         "features_only": metrics["features_only"],
         "gbm_neighbours": metrics["gbm_neighbours"],
@@ -75,7 +79,7 @@ def main() -> None:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "command": f"python bench/bench_gnn.py --accounts {args.accounts} "
                    f"--fraud-rate {args.fraud_rate} --split {args.split} "
-                   f"--seed {args.seed}",
+                   f"--label-rate {args.label_rate} --seed {args.seed}",
     }), flush=True)
 
 
