@@ -45,7 +45,8 @@ def account_view(
     )
     identifiers = []
     for link in _records(links):
-        held = sharers[(sharers["kind"] == link["kind"]) & (sharers["key"] == link["key"])]
+        same = (sharers["kind"] == link["kind"]) & (sharers["key"] == link["key"])
+        held = sharers[same]
         others = [a for a in held["account_id"] if a != account_id][:sharer_limit]
         degree = int(held["degree"].iat[0]) if len(held) else 1
         identifiers.append({
@@ -63,8 +64,7 @@ def account_view(
     )
     ring = None
     if row.get("ring_id"):
-        rings = store.rings()
-        hit = rings[rings["ring_id"] == row["ring_id"]]
+        hit = store.rings(ring_ids=[row["ring_id"]])
         if len(hit):
             r = _records(hit)[0]
             ring = {k: r[k] for k in ("ring_id", "size", "score", "exposure", "status")}
@@ -78,14 +78,15 @@ def account_view(
     }
 
 
-def ring_view(store: GraphStore, ring_id: str, run_id: str | None = None) -> dict[str, Any]:
+def ring_view(
+    store: GraphStore, ring_id: str, run_id: str | None = None
+) -> dict[str, Any]:
     """A ring with its evidence and its members' decisions.
 
     Raises:
         InputError: No such ring in the run.
     """
-    rings = store.rings(run_id)
-    hit = rings[rings["ring_id"] == ring_id]
+    hit = store.rings(run_id, ring_ids=[ring_id])
     if not len(hit):
         raise InputError(
             f"no ring {ring_id!r} in {'run ' + run_id if run_id else 'the latest run'}"

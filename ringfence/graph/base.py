@@ -166,8 +166,11 @@ class GraphStore(ABC):
         ``params``, ``metrics``, ``hubs`` (list of dicts)."""
 
     @abstractmethod
-    def rings(self, run_id: str | None = None) -> pd.DataFrame:
-        """Rings of a run (default: the latest) with :data:`RING_COLUMNS`.
+    def rings(
+        self, run_id: str | None = None, ring_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Rings of a run (default: the latest) with :data:`RING_COLUMNS`,
+        sorted by ``ring_id``; only those in ``ring_ids`` when given.
 
         ``evidence`` is a dict and ``members`` a sorted list of account ids.
         """

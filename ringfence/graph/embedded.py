@@ -482,7 +482,9 @@ class EmbeddedStore(GraphStore):
             for run_id, generated_at, params, metrics, hubs in cur
         ]
 
-    def rings(self, run_id: str | None = None) -> pd.DataFrame:
+    def rings(
+        self, run_id: str | None = None, ring_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         if run_id is None:
             latest = self._conn.execute(
                 "SELECT v FROM meta WHERE k = 'latest_run'"
@@ -490,11 +492,18 @@ class EmbeddedStore(GraphStore):
             if latest is None:
                 return pd.DataFrame(columns=RING_COLUMNS)
             run_id = latest[0]
-        out = self._frame(
-            f"SELECT {', '.join(RING_COLUMNS)} FROM rings WHERE run_id = ? "
-            "ORDER BY ring_id",
-            (run_id,),
-        )
+        select = f"SELECT {', '.join(RING_COLUMNS)} FROM rings WHERE run_id = ?"
+        if ring_ids is None:
+            out = self._frame(f"{select} ORDER BY ring_id", (run_id,))
+        else:
+            out = _concat([
+                self._frame(
+                    f"{select} AND ring_id IN ({','.join('?' * len(chunk))})",
+                    (run_id, *chunk),
+                )
+                for chunk in _chunks(list(ring_ids))
+            ], RING_COLUMNS)
+            out = out.sort_values("ring_id").reset_index(drop=True)
         out["evidence"] = [json.loads(e) for e in out["evidence"]]
         out["members"] = [json.loads(m) for m in out["members"]]
         return out

@@ -346,6 +346,7 @@ ORDER BY r.seq DESC
 _RINGS = """
 MATCH (r:Run {run_id: $run_id}) WHERE r.complete
 MATCH (g:Ring {run_id: $run_id})
+WHERE $ring_ids IS NULL OR g.ring_id IN $ring_ids
 RETURN g.ring_id, g.run_id, g.size, g.score, g.exposure, g.status,
        g.evidence, g.members
 """
@@ -913,12 +914,16 @@ class Neo4jStore(GraphStore):
             for run_id, generated_at, params, metrics, hubs in rows
         ]
 
-    def rings(self, run_id: str | None = None) -> pd.DataFrame:
+    def rings(
+        self, run_id: str | None = None, ring_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         if run_id is None:
             run_id = self._latest_run()
             if run_id is None:
                 return pd.DataFrame(columns=RING_COLUMNS)
-        rows = sorted(self._rows(_RINGS, run_id=run_id), key=lambda row: row[0])
+        wanted = None if ring_ids is None else list(ring_ids)
+        rows = sorted(self._rows(_RINGS, run_id=run_id, ring_ids=wanted),
+                      key=lambda row: row[0])
         out = pd.DataFrame(rows, columns=RING_COLUMNS)
         out["evidence"] = [json.loads(e) for e in out["evidence"]]
         out["members"] = [list(m) for m in out["members"]]
