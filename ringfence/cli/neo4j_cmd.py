@@ -1,5 +1,8 @@
 """``ringfence neo4j``: run the local Neo4j server investigators query.
 
+``import`` (in :mod:`ringfence.cli.neo4j_bulk_cmd`) fills its empty database
+offline, far faster than a load over Bolt.
+
 ``start`` prints the ``export`` lines of the server's address and password
 on stdout (everything else goes to stderr), so a shell can take them with
 ``eval "$(ringfence neo4j start)"``.
@@ -12,6 +15,8 @@ import shlex
 from pathlib import Path
 
 import click
+
+from ringfence.cli.neo4j_bulk_cmd import import_command
 
 __all__ = ["neo4j_group"]
 
@@ -109,3 +114,6 @@ def status(home: str | None, as_json: bool) -> None:
         click.echo(f"running (pid {info['pid']}) on {info['uri']}; home {info['home']}")
     else:
         click.echo(f"stopped; home {info['home']}")
+
+
+neo4j_group.add_command(import_command)

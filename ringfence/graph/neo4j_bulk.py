@@ -1,0 +1,404 @@
+"""Bulk initial load of an empty Neo4j database with Neo4j's offline importer.
+
+Loading over Bolt merges every batch inside transactions and runs at about a
+thousand accounts a second on a small host. A first load into an empty
+database does not need merges: :func:`bulk_import` builds the whole graph
+aside and hands it to ``neo4j-admin database import full``, which writes the
+store files directly.
+
+Steps:
+
+1. check that the server of ``home`` runs and that its ``neo4j`` database
+   holds no node at all;
+2. load the input files into a throw-away embedded store with
+   :func:`ringfence.loaders.load.load_files`: the same normalisation,
+   rejects, ignored values and accounting as any load, and the embedded
+   store's merge rules (earliest ``created_at``, newest attributes, first
+   attributes of an identifier, min/max link times, products keyed as in
+   every store);
+3. export that store's tables with SQL to node and relationship CSV files
+   in the importer's header format, one identifier file per kind;
+4. stop the server, run the importer into ``neo4j`` with
+   ``--overwrite-destination``, start the server again (also when the
+   importer failed);
+5. create the constraints and indexes exactly as
+   :class:`~ringfence.graph.neo4j_store.Neo4jStore` does.
+
+The result is the graph a Bolt load of the same files builds (same labels,
+properties and relationships; national ids only as their keyed hashes).
+
+Notes:
+    The embedded spool and the CSV files live in a temporary folder inside
+    ``home`` and take roughly 1 KB per account; they are deleted at the end.
+    The server is down while the importer runs. Only the ``neo4j`` database
+    can be bulk-loaded, and only when it is empty: later loads go over Bolt
+    (``ringfence --store neo4j load``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ringfence.config import Config
+from ringfence.errors import ConfigError, StoreError
+from ringfence.graph import neo4j_server
+from ringfence.graph.embedded import EmbeddedStore
+from ringfence.graph.neo4j_store import Neo4jStore, _label_of
+from ringfence.loaders.load import LoadReport, ProgressFn, load_files
+
+__all__ = ["BulkResult", "bulk_import"]
+
+logger = logging.getLogger(__name__)
+
+_DATABASE = "neo4j"
+_FETCH = 50_000
+
+# CSV fields are built by SQLite: strings quoted with inner quotes doubled,
+# NULL left empty. The importer reads an empty field as "no property" and a
+# quoted empty string as "", exactly as a Bolt load stores None and "".
+_Q = "CASE WHEN {c} IS NULL THEN '' ELSE '\"' || replace({c}, '\"', '\"\"') || '\"' END"
+
+
+def _q(column: str) -> str:
+    return _Q.format(c=column)
+
+
+_ACCOUNTS_HEADER = (
+    ":ID(Account),account_id,created_at:long,full_name,date_of_birth,label,"
+    "seen_at:long"
+)
+_ACCOUNTS_SQL = (
+    "SELECT id || ',' || " + " || ',' || ".join(
+        [_q("account_id"), "created_at", _q("full_name"), _q("date_of_birth"),
+         _q("label"), "seen_at"]
+    ) + " FROM accounts"
+)
+_IDENTS_HEADER = ":ID(Identifier),kind,key,display,valid:boolean,extra"
+_IDENTS_SQL = (
+    "SELECT id || ',' || " + " || ',' || ".join(
+        [_q("kind"), _q("key"), _q("display"),
+         "CASE WHEN valid THEN 'true' ELSE 'false' END", _q("extra")]
+    ) + " FROM identifiers WHERE kind = ?"
+)
+_HAS_HEADER = ":START_ID(Account),:END_ID(Identifier),first_seen:long,last_seen:long"
+_HAS_SQL = (
+    "SELECT account || ',' || ident || ',' || first_seen || ',' || last_seen "
+    "FROM links"
+)
+_PRODUCTS_HEADER = (
+    ":ID(Product),account_id,pkey,product,term_months:long,amount:double,"
+    "balance:double,credit_limit:double"
+)
+_PRODUCTS_SQL = """
+SELECT p.account_id, p.pkey, p.product, p.term_months, p.amount, p.balance,
+       p.credit_limit, a.id
+FROM products p LEFT JOIN accounts a ON a.account_id = p.account_id
+"""
+_HOLDS_HEADER = ":START_ID(Account),:END_ID(Product)"
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """What a bulk import did.
+
+    Attributes:
+        reports: One load report per input file, as ``load_files`` returns.
+        counts: Nodes and relationships written: ``accounts``,
+            ``identifiers``, ``links``, ``products``, ``holds``.
+        seconds: Wall time of each step (``spool``, ``export``, ``import``,
+            ``restart``, ``schema``) and ``total``.
+    """
+
+    reports: list[LoadReport]
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _password(home: Path, password: str | None) -> str:
+    given = password or os.environ.get("NEO4J_PASSWORD")
+    if given:
+        return given
+    saved = home / "password"
+    if saved.exists():
+        return saved.read_text().strip()
+    raise ConfigError(
+        f"no password for the Neo4j server in {home}: set NEO4J_PASSWORD"
+    )
+
+
+def _open(uri: str, password: str) -> Neo4jStore:
+    return Neo4jStore(uri, "neo4j", password, _DATABASE)
+
+
+def _check_empty(store: Neo4jStore) -> None:
+    ((nodes,),) = store._rows("MATCH (n) RETURN count(n)")
+    if nodes:
+        raise StoreError(
+            f"the Neo4j database {_DATABASE!r} at {store.uri} already holds "
+            f"{nodes} nodes: the bulk import only fills an empty database; "
+            "load into it over Bolt instead (`ringfence --store neo4j load "
+            "ACCOUNTS... --loans FILE`)"
+        )
+
+
+# -- export ------------------------------------------------------------------
+
+
+def _write_lines(path: Path, header: str, lines: Iterable[str]) -> tuple[int, bool]:
+    """Write a CSV file; return its row count and whether a field spans lines."""
+    rows = 0
+    multiline = False
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(header + "\n")
+        batch: list[str] = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= _FETCH:
+                text = "\n".join(batch)
+                multiline = multiline or "\r" in text or text.count("\n") >= len(batch)
+                out.write(text + "\n")
+                rows += len(batch)
+                batch = []
+        if batch:
+            text = "\n".join(batch)
+            multiline = multiline or "\r" in text or text.count("\n") >= len(batch)
+            out.write(text + "\n")
+            rows += len(batch)
+    return rows, multiline
+
+
+def _column(cursor: sqlite3.Cursor) -> Iterable[str]:
+    while rows := cursor.fetchmany(_FETCH):
+        for (line,) in rows:
+            yield line
+
+
+def _real(value: Any) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _export(db: Path, out: Path) -> tuple[list[str], dict[str, int], bool, list[str]]:
+    """Write the importer's CSV files from the spool.
+
+    Returns:
+        The importer's file arguments, the element counts, whether a field
+        spans lines, and the identifier kinds.
+    """
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        args: list[str] = []
+        counts: dict[str, int] = {}
+        multiline = False
+
+        path = out / "accounts.csv"
+        counts["accounts"], ml = _write_lines(
+            path, _ACCOUNTS_HEADER, _column(conn.execute(_ACCOUNTS_SQL))
+        )
+        multiline |= ml
+        args.append(f"--nodes=Account={path}")
+
+        counts["identifiers"] = 0
+        kinds = sorted(
+            k for (k,) in conn.execute("SELECT DISTINCT kind FROM identifiers")
+        )
+        for n, kind in enumerate(kinds):
+            label = _label_of(kind)
+            if label is None:
+                raise StoreError(
+                    f"identifier kind {kind!r} cannot be stored in Neo4j: kinds "
+                    "are lower-case letters, digits and underscores and must not "
+                    "name one of ringfence's own labels"
+                )
+            path = out / f"identifiers-{n:02d}.csv"
+            rows, ml = _write_lines(
+                path, _IDENTS_HEADER, _column(conn.execute(_IDENTS_SQL, (kind,)))
+            )
+            counts["identifiers"] += rows
+            multiline |= ml
+            args.append(f"--nodes=Identifier:{label}={path}")
+
+        path = out / "has.csv"
+        counts["links"], _ = _write_lines(
+            path, _HAS_HEADER, _column(conn.execute(_HAS_SQL))
+        )
+        args.append(f"--relationships=HAS={path}")
+
+        # Products get node ids by position; a product whose account is not
+        # in the load stays unattached, as on a Bolt load.
+        holds: list[str] = []
+
+        def products() -> Iterable[str]:
+            cursor = conn.execute(_PRODUCTS_SQL)
+            pid = 0
+            while rows := cursor.fetchmany(_FETCH):
+                for acc, pkey, product, term, amount, balance, limit, aid in rows:
+                    pid += 1
+                    if aid is not None:
+                        holds.append(f"{aid},{pid}")
+                    yield ",".join([
+                        str(pid), _quote(acc), _quote(pkey), _quote(product),
+                        "" if term is None else str(int(term)),
+                        _real(amount), _real(balance), _real(limit),
+                    ])
+
+        path = out / "products.csv"
+        counts["products"], ml = _write_lines(path, _PRODUCTS_HEADER, products())
+        multiline |= ml
+        args.append(f"--nodes=Product={path}")
+        path = out / "holds.csv"
+        counts["holds"], _ = _write_lines(path, _HOLDS_HEADER, holds)
+        args.append(f"--relationships=HOLDS={path}")
+        return args, counts, multiline, kinds
+    finally:
+        conn.close()
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+# -- import ------------------------------------------------------------------
+
+
+def _run_importer(
+    home: Path, args: Sequence[str], multiline: bool, heap: str, report: Path
+) -> None:
+    lib = neo4j_server.ensure_jars(home)
+    env = dict(os.environ, NEO4J_HOME=str(home), NEO4J_CONF=str(home / "conf"))
+    cmd = [
+        "java", f"-Xmx{heap}", *neo4j_server._JVM_FLAGS, "-cp", f"{lib}/*",
+        # The database comes first: each --nodes option takes several files.
+        neo4j_server._ADMIN_TOOL, "database", "import", "full", _DATABASE,
+        "--overwrite-destination=true", "--id-type=integer",
+        "--bad-tolerance=0", f"--report-file={report}",
+        f"--multiline-fields={'true' if multiline else 'false'}",
+        *args,
+    ]
+    proc = subprocess.run(
+        cmd, env=env, cwd=home, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        # The importer's message, without the Java stack frames under it.
+        lines = [
+            line.strip() for line in (proc.stdout + proc.stderr).splitlines()
+            if line.strip() and not line.lstrip().startswith(("at ", "..."))
+        ]
+        tail = " | ".join(lines[-6:])
+        raise StoreError(
+            f"neo4j-admin database import failed (exit {proc.returncode}): {tail}; "
+            f"the server of {home} was restarted, its {_DATABASE!r} database may "
+            "be empty or partial: fix the cause and import again"
+        )
+    logger.debug("neo4j importer output:\n%s", proc.stdout[-4000:])
+
+
+def bulk_import(
+    accounts: Sequence[str | Path],
+    loans: Sequence[str | Path] = (),
+    *,
+    config: Config,
+    reports_dir: str | Path,
+    home: str | Path | None = None,
+    password: str | None = None,
+    heap: str = "2g",
+    pagecache: str = "2g",
+    progress: ProgressFn | None = None,
+) -> BulkResult:
+    """Fill the empty ``neo4j`` database of a local server from input files.
+
+    Args:
+        accounts: Account tables, as for :func:`~ringfence.loaders.load.load_files`.
+        loans: Loan tables.
+        config: Settings (normalisation, national-id key, reject limits).
+        reports_dir: Where the rejects and ignored-values files go.
+        home: Home of the running server (default:
+            :func:`~ringfence.graph.neo4j_server.default_home`).
+        password: Password of the ``neo4j`` user (default: ``NEO4J_PASSWORD``,
+            else ``<home>/password``).
+        heap: JVM heap of the importer and of the restarted server.
+        pagecache: Page cache of the restarted server.
+        progress: Called with the number of rows read since the last call.
+
+    Returns:
+        The load reports, element counts and the time of each step.
+
+    Raises:
+        StoreError: The server is not running, its database is not empty, an
+            identifier kind cannot be a label, or the importer failed.
+        InputError: As :func:`~ringfence.loaders.load.load_files`; nothing
+            reaches Neo4j then.
+
+    Notes:
+        Time and disk grow linearly with the input; the server is stopped
+        for the import and restarted on the same port.
+    """
+    # 1. a running server with an empty database
+    started = time.perf_counter()
+    home = (Path(home) if home is not None else neo4j_server.default_home()).absolute()
+    state = neo4j_server.status(home)
+    if not state["running"]:
+        raise StoreError(
+            f"no Neo4j server runs in {home}: start it with `ringfence neo4j "
+            f"start --home {home}` (the bulk import checks that it is empty)"
+        )
+    uri = str(state["uri"])
+    port = int(uri.rsplit(":", 1)[1])
+    pw = _password(home, password)
+    with _open(uri, pw) as store:
+        assert isinstance(store, Neo4jStore)
+        _check_empty(store)
+
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bulk-", dir=home) as tmp:
+        work = Path(tmp)
+
+        # 2. normalise and merge into an embedded spool
+        mark = time.perf_counter()
+        with EmbeddedStore(work / "spool") as spool:
+            reports = load_files(spool, accounts, loans, config=config,
+                                 reports_dir=reports_dir, progress=progress)
+        seconds["spool"] = time.perf_counter() - mark
+
+        # 3. CSV files for the importer
+        mark = time.perf_counter()
+        csv_dir = work / "csv"
+        csv_dir.mkdir()
+        args, counts, multiline, kinds = _export(
+            work / "spool" / "graph.sqlite", csv_dir
+        )
+        seconds["export"] = time.perf_counter() - mark
+        logger.info("bulk import: %s exported in %.1fs", counts, seconds["export"])
+
+        # 4. stop, import, start again whatever happened
+        mark = time.perf_counter()
+        neo4j_server.stop(home)
+        try:
+            _run_importer(home, args, multiline, heap, work / "import.report")
+        finally:
+            seconds["import"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            neo4j_server.start(home, password=pw, bolt_port=port, heap=heap,
+                               pagecache=pagecache)
+            seconds["restart"] = time.perf_counter() - mark
+
+    # 5. the Neo4j store's own constraints and indexes
+    mark = time.perf_counter()
+    with _open(uri, pw) as store:
+        assert isinstance(store, Neo4jStore)
+        store._ensure_schema()
+        for kind in kinds:
+            store._label(kind)
+    seconds["schema"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - started
+    return BulkResult(reports=reports, counts=counts,
+                      seconds={k: round(v, 3) for k, v in seconds.items()})
+
