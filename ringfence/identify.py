@@ -16,6 +16,7 @@ import numpy as np
 from ringfence.config import Config, national_id_key
 from ringfence.detectors.linking import allow_keys, link_weights
 from ringfence.errors import InputError
+from ringfence.loaders.load import phone_in_regions, phone_regions
 from ringfence.loaders.normalize import (
     NationalIdHasher,
     Skip,
@@ -24,7 +25,6 @@ from ringfence.loaders.normalize import (
     normalize_email,
     normalize_generic,
     normalize_national_id,
-    normalize_phone,
 )
 from ringfence.model import Identifier
 
@@ -103,7 +103,7 @@ class IdentifierRules:
         if kind == "national_id":
             return normalize_national_id(value, self.hasher)
         if kind == "phone":
-            return normalize_phone(value, self.config.default_region)
+            return phone_in_regions(value, phone_regions(self.config))
         if kind == "email":
             return normalize_email(value)
         if kind == "address":

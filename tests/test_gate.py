@@ -220,3 +220,14 @@ def test_a_shared_device_links_only_when_opened_close_together(bank: Path) -> No
     assert soon["linked"][0]["kinds"] == ["device"]
     late = _check(bank, {"device_id": "dev-a81", "applied_at": "2026-09-01"})
     assert (late["decision"], late["linked"]) == ("allow", [])
+
+
+def test_phone_without_country_code_is_read_in_the_lenders_regions(
+    tmp_path: Path,
+) -> None:
+    from ringfence.config import Config
+    from ringfence.identify import IdentifierRules
+
+    rules = IdentifierRules(Config())
+    ident = rules.normalise("phone", "081-234-5678")
+    assert not isinstance(ident, tuple) and ident.key == "+66812345678"

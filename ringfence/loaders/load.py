@@ -46,7 +46,13 @@ from ringfence.loaders.normalize import (
 from ringfence.loaders.sources import ERROR_KEY, NESTED_KEY, TableSource, shown_names
 from ringfence.model import AccountRecord, Identifier, Product
 
-__all__ = ["LoadReport", "load_files", "parse_timestamp"]
+__all__ = [
+    "LoadReport",
+    "load_files",
+    "parse_timestamp",
+    "phone_in_regions",
+    "phone_regions",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +221,6 @@ class _AccountRows:
         hasher: NationalIdHasher | None = None
         if "national_id" in cols:
             hasher = NationalIdHasher(national_id_key(config))
-        region = config.default_region
         self.kinds: list[tuple[str, str, Callable[[str], Identifier | Skip]]] = []
         if hasher is not None:
             nid_hasher = hasher
@@ -224,10 +229,10 @@ class _AccountRows:
                  lambda v: normalize_national_id(v, nid_hasher))
             )
         if "phone" in cols:
-            regions = [region] + [
-                r for r in config.phone_regions if r.upper() != region.upper()
-            ]
-            self.kinds.append(("phone", "phone", lambda v: _phone(v, regions)))
+            regions = phone_regions(config)
+            self.kinds.append(
+                ("phone", "phone", lambda v: phone_in_regions(v, regions))
+            )
         if "email" in cols:
             self.kinds.append(("email", "email", normalize_email))
         if "address" in cols or self.has_parts:
@@ -342,7 +347,15 @@ def _generic(kind: str) -> Callable[[str], Identifier | Skip]:
     return lambda value: normalize_generic(kind, value)
 
 
-def _phone(value: str, regions: Sequence[str]) -> Identifier | Skip:
+def phone_regions(config: Config) -> list[str]:
+    """The default region first, then the other regions the lender serves."""
+    region = config.default_region
+    return [region] + [
+        r for r in config.phone_regions if r.upper() != region.upper()
+    ]
+
+
+def phone_in_regions(value: str, regions: Sequence[str]) -> Identifier | Skip:
     """Normalise a phone with the first region under which it is valid.
 
     A number written without its country code is read as a number of the
