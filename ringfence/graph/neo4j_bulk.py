@@ -99,9 +99,16 @@ _PRODUCTS_HEADER = (
     "balance:double,credit_limit:double"
 )
 _PRODUCTS_SQL = """
-SELECT p.account_id, p.pkey, p.product, p.term_months, p.amount, p.balance,
-       p.credit_limit, a.id
-FROM products p LEFT JOIN accounts a ON a.account_id = p.account_id
+SELECT account_id, pkey, product, term_months, amount, balance, credit_limit
+FROM products ORDER BY account_id, pkey
+"""
+# Product node ids are positions in the order above.
+_HOLDS_SQL = """
+SELECT aid || ',' || pid FROM (
+    SELECT a.id AS aid,
+           row_number() OVER (ORDER BY p.account_id, p.pkey) AS pid
+    FROM products p LEFT JOIN accounts a ON a.account_id = p.account_id
+) WHERE aid IS NOT NULL
 """
 _HOLDS_HEADER = ":START_ID(Account),:END_ID(Product)"
 
@@ -234,16 +241,12 @@ def _export(db: Path, out: Path) -> tuple[list[str], dict[str, int], bool, list[
 
         # Products get node ids by position; a product whose account is not
         # in the load stays unattached, as on a Bolt load.
-        holds: list[str] = []
-
         def products() -> Iterable[str]:
             cursor = conn.execute(_PRODUCTS_SQL)
             pid = 0
             while rows := cursor.fetchmany(_FETCH):
-                for acc, pkey, product, term, amount, balance, limit, aid in rows:
+                for acc, pkey, product, term, amount, balance, limit in rows:
                     pid += 1
-                    if aid is not None:
-                        holds.append(f"{aid},{pid}")
                     yield ",".join([
                         str(pid), _quote(acc), _quote(pkey), _quote(product),
                         "" if term is None else str(int(term)),
@@ -255,7 +258,9 @@ def _export(db: Path, out: Path) -> tuple[list[str], dict[str, int], bool, list[
         multiline |= ml
         args.append(f"--nodes=Product={path}")
         path = out / "holds.csv"
-        counts["holds"], _ = _write_lines(path, _HOLDS_HEADER, holds)
+        counts["holds"], _ = _write_lines(
+            path, _HOLDS_HEADER, _column(conn.execute(_HOLDS_SQL))
+        )
         args.append(f"--relationships=HOLDS={path}")
         return args, counts, multiline, kinds
     finally:
