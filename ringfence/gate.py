@@ -208,7 +208,7 @@ class Gate:
         self.store = store
         self.config = config
         self.policy = policy or GatePolicy()
-        self.rules = IdentifierRules(config)
+        self.rules = IdentifierRules(config, store)
         runs = store.runs(limit=1)
         self.run_id: str | None = str(runs[0]["run_id"]) if runs else None
         self._known_hubs: set[tuple[str, str]] = set()

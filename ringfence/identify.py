@@ -16,7 +16,12 @@ import numpy as np
 from ringfence.config import Config, national_id_key
 from ringfence.detectors.linking import allow_keys, link_weights
 from ringfence.errors import InputError
-from ringfence.loaders.load import phone_in_regions, phone_regions
+from ringfence.graph.base import GraphStore
+from ringfence.loaders.load import (
+    check_national_id_key,
+    phone_in_regions,
+    phone_regions,
+)
 from ringfence.loaders.normalize import (
     NationalIdHasher,
     Skip,
@@ -61,13 +66,16 @@ class IdentifierRules:
     Args:
         config: The deployment's settings (region, national-id key, extra
             kinds, hub caps, allow-list, weights).
+        store: When given, the national-id key is checked against the one
+            the store was built with.
 
     The national-id key is read only when a national id is normalised, so
     tools that never see one run without it.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, store: GraphStore | None = None) -> None:
         self.config = config
+        self.store = store
         self._hasher: NationalIdHasher | None = None
         self._allowed = allow_keys(config)
 
@@ -79,7 +87,10 @@ class IdentifierRules:
             ConfigError: No national-id key is configured.
         """
         if self._hasher is None:
-            self._hasher = NationalIdHasher(national_id_key(self.config))
+            hasher = NationalIdHasher(national_id_key(self.config))
+            if self.store is not None:
+                check_national_id_key(self.store, hasher)
+            self._hasher = hasher
         return self._hasher
 
     def kind_of(self, name: str) -> str | None:

@@ -75,7 +75,7 @@ def who_shares(
         InputError: Unknown kind, or a value that never links (blank,
             placeholder, mangled).
     """
-    rules = IdentifierRules(config)
+    rules = IdentifierRules(config, store)
     resolved = rules.kind_of(kind)
     if resolved is None:
         raise InputError(

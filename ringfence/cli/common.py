@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,11 @@ import click
 from ringfence.config import Config, load_config
 from ringfence.graph.base import GraphStore
 
+#: File in which the demo keeps the national-id key it made for its store.
+DEMO_KEY_FILE = "demo-national-id.key"
+
 __all__ = [
+    "DEMO_KEY_FILE",
     "CliContext",
     "cli_context",
     "echo_json",
@@ -38,7 +43,15 @@ class CliContext:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(self.config_path)
+            # A demo store made its own national-id key: use it when no
+            # other key is set, so queries on the demo just work.
+            demo_key = Path(self.store_spec) / DEMO_KEY_FILE
+            if (not self.is_neo4j and not config.national_id_key
+                    and not os.environ.get(config.national_id_key_env)
+                    and demo_key.is_file()):
+                config.national_id_key = demo_key.read_text().strip()
+            self._config = config
         return self._config
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ringfence.cli.common import (
+    DEMO_KEY_FILE,
     CliContext,
     echo_json,
     echo_table,
@@ -217,7 +218,7 @@ def _demo_key(store_dir: Path, config: Config) -> None:
     if config.national_id_key or os.environ.get(config.national_id_key_env):
         return
     store_dir.mkdir(parents=True, exist_ok=True)
-    key_file = store_dir / "demo-national-id.key"
+    key_file = store_dir / DEMO_KEY_FILE
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

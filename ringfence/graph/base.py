@@ -182,6 +182,15 @@ class GraphStore(ABC):
         ``reasons`` is a list of strings."""
 
     @abstractmethod
+    def get_setting(self, name: str) -> str | None:
+        """A value the store keeps about itself (e.g. the national-id key's
+        fingerprint), or ``None``."""
+
+    @abstractmethod
+    def set_setting(self, name: str, value: str) -> None:
+        """Keep ``value`` under ``name`` (replacing any earlier value)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections and files."""
 

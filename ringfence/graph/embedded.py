@@ -517,6 +517,19 @@ class EmbeddedStore(GraphStore):
         out["reasons"] = [json.loads(r) for r in out["reasons"]]
         return out
 
+    def get_setting(self, name: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT v FROM meta WHERE k = ?", (f"setting:{name}",)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, name: str, value: str) -> None:
+        # Inside an open load this joins its transaction; otherwise it
+        # commits at once (the connection runs in autocommit mode).
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"setting:{name}", value)
+        )
+
     def close(self) -> None:
         self._conn.close()
 

@@ -131,6 +131,8 @@ _SCHEMA = (
     "FOR (r:Run) REQUIRE r.run_id IS UNIQUE",
     "CREATE CONSTRAINT rf_ring_key IF NOT EXISTS "
     "FOR (g:Ring) REQUIRE (g.run_id, g.ring_id) IS UNIQUE",
+    "CREATE CONSTRAINT rf_meta_name IF NOT EXISTS "
+    "FOR (m:Meta) REQUIRE m.name IS UNIQUE",
     "CREATE INDEX rf_product_account IF NOT EXISTS "
     "FOR (p:Product) ON (p.account_id)",
     "CREATE INDEX rf_ring_run IF NOT EXISTS FOR (g:Ring) ON (g.run_id)",
@@ -938,6 +940,18 @@ class Neo4jStore(GraphStore):
         out = pd.DataFrame(rows, columns=DECISION_COLUMNS)
         out["reasons"] = [list(r) for r in out["reasons"]]
         return out
+
+    def get_setting(self, name: str) -> str | None:
+        rows = self._rows(
+            "MATCH (m:Meta {name: $name}) RETURN m.value", name=name
+        )
+        return None if not rows else str(rows[0][0])
+
+    def set_setting(self, name: str, value: str) -> None:
+        self._write_one(
+            "MERGE (m:Meta {name: $name}) SET m.value = $value",
+            name=name, value=value,
+        )
 
     def close(self) -> None:
         self._driver.close()

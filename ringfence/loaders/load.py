@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ringfence.config import Config, national_id_key
-from ringfence.errors import InputError
+from ringfence.errors import ConfigError, InputError
 from ringfence.graph.base import GraphStore, LoadWriter
 from ringfence.loaders.normalize import (
     NationalIdHasher,
@@ -48,6 +48,7 @@ from ringfence.model import AccountRecord, Identifier, Product
 
 __all__ = [
     "LoadReport",
+    "check_national_id_key",
     "load_files",
     "parse_timestamp",
     "phone_in_regions",
@@ -221,6 +222,7 @@ class _AccountRows:
         hasher: NationalIdHasher | None = None
         if "national_id" in cols:
             hasher = NationalIdHasher(national_id_key(config))
+        self.hasher = hasher
         self.kinds: list[tuple[str, str, Callable[[str], Identifier | Skip]]] = []
         if hasher is not None:
             nid_hasher = hasher
@@ -340,6 +342,41 @@ class _AccountRows:
             date_of_birth=row.get("date_of_birth", "").strip()[:32],
             label=label,
             identifiers=identifiers,
+        )
+
+
+_KEY_CHECK = "national_id_key_check"
+
+
+def check_national_id_key(
+    store: GraphStore, hasher: NationalIdHasher, *, record: bool = False
+) -> None:
+    """Refuse a national-id key other than the one the store was built with.
+
+    The store keeps the hash of a fixed text under its key (it reveals
+    nothing); a different key would silently stop national ids from ever
+    matching what is stored.
+
+    Args:
+        store: The store.
+        hasher: The hasher of the key in use.
+        record: Remember this key when the store has none yet.
+
+    Raises:
+        ConfigError: The store was built with another key.
+    """
+    check = hasher("ringfence:key-check")
+    kept = store.get_setting(_KEY_CHECK)
+    if kept is None:
+        if record:
+            store.set_setting(_KEY_CHECK, check)
+        return
+    if kept != check:
+        raise ConfigError(
+            "the national ids in this store were hashed with another key: set "
+            "RINGFENCE_NID_KEY (or national_id_key in the config) to the key "
+            "of its earlier loads; a demo store keeps its key in "
+            "<store>/demo-national-id.key"
         )
 
 
@@ -533,6 +570,9 @@ def load_files(
         for src, table in sources
         if table == "accounts"
     }
+    hashers = [c.hasher for c in converters.values() if c.hasher is not None]
+    for hasher in hashers[:1]:
+        check_national_id_key(store, hasher)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out: list[LoadReport] = []
     all_reports: list[_Reports] = []
@@ -553,6 +593,8 @@ def load_files(
                 report.rejects_path = str(reports.final_rejects)
                 report.ignored_path = str(reports.final_ignored)
                 out.append(report)
+                for hasher in hashers[:1]:
+                    check_national_id_key(store, hasher, record=True)
                 logger.info(
                     "loaded %s: %d read, %d accepted, %d rejected in %.1fs",
                     src.path.name, report.rows_read, report.rows_accepted,

@@ -156,3 +156,15 @@ def test_thai_phone_without_country_code_links_to_its_e164_form(
     store, _ = _load(tmp_path, src)
     links = store.links(["T1", "T2"])
     assert set(links["key"]) == {"+66812345678"}
+
+
+def test_loading_with_another_national_id_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = CASES / "bank-ring" / "accounts.csv"
+    store, _ = _load(tmp_path, src)
+    counts = store.counts()
+    monkeypatch.setenv("RINGFENCE_NID_KEY", "another-key-0123456789abcdef")
+    with pytest.raises(ConfigError, match="hashed with another key"):
+        load_files(store, [src], config=Config(), reports_dir=tmp_path / "r")
+    assert store.counts() == counts
