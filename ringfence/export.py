@@ -95,6 +95,25 @@ def _run_dirs(runs: Path, run_id: str) -> list[Path]:
                                     and p.name[len(run_id) + 1:].isdigit())]
 
 
+def _previous_export(
+    out: Path, run_id: str
+) -> tuple[pd.DataFrame | None, str | None]:
+    """Flagged rows and run id of the export this one is compared with."""
+    manifest_path = out / "current" / "manifest.json"
+    if not manifest_path.exists():
+        return None, None
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("run_id") != run_id:
+        return read_current(out), manifest.get("run_id")
+    base = (manifest.get("changes") or {}).get("previous_run_id")
+    if not base or not (out / "runs" / base / "flagged.csv").exists():
+        return None, base
+    rows = pd.read_csv(out / "runs" / base / "flagged.csv",
+                       dtype={"account_id": str, "ring_id": str},
+                       keep_default_na=False)
+    return rows, base
+
+
 def _free_run_dir(runs: Path, run_id: str) -> Path:
     """``runs/<run_id>``, or ``runs/<run_id>.<n>`` when that one exists."""
     final = runs / run_id
@@ -149,8 +168,9 @@ def export_flagged(
         "generated_at": str(run["generated_at"]),
     }, columns=EXPORT_COLUMNS)
 
-    # 2. changes against the current export
-    previous = read_current(out)
+    # 2. changes against the export of the previous run; exporting the same
+    # run again compares with the run before it, as its first export did
+    previous, previous_run = _previous_export(out, run_id)
     before = set(previous["account_id"]) if previous is not None else set()
     now = set(rows["account_id"])
     changes = pd.DataFrame(
@@ -189,10 +209,7 @@ def export_flagged(
                 "gnn": params.get("gnn_policy"),
             },
             "changes": {
-                "previous_run_id": (
-                    str(previous["run_id"].iat[0])
-                    if previous is not None and len(previous) else None
-                ),
+                "previous_run_id": previous_run,
                 "added": int((changes["change"] == "added").sum()),
                 "removed": int((changes["change"] == "removed").sum()),
             },

@@ -82,3 +82,13 @@ def test_export_holds_no_personal_data(store: EmbeddedStore, tmp_path: Path) -> 
     text = (tmp_path / "out" / "current" / "flagged.csv").read_text()
     for personal in ("Ann Rivers", "ann.rivers", "541", "1988-04-11", "Springfield"):
         assert personal not in text
+
+
+def test_exporting_the_same_run_again_keeps_its_change_list(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = export_flagged(store, out)
+    again = export_flagged(store, out)
+    assert (again.added, again.removed) == (first.added, first.removed) == (3, 0)
+    assert again.manifest["changes"]["previous_run_id"] is None
