@@ -30,8 +30,12 @@ def gate() -> None:
               help="Read one application per line; write one JSON line each. A "
               "malformed line gets an error object with its line number.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON of a single check.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Accepted for symmetry with the other commands: the output "
+              "is always JSON.")
 @pass_cli
-def check(cli_ctx: CliContext, path: str, batch: bool, pretty: bool) -> None:
+def check(cli_ctx: CliContext, path: str, batch: bool, pretty: bool,
+          as_json: bool) -> None:
     """Decide one application: decline, review or allow, with reasons.
 
     The application is a JSON object of identifiers (national_id, phone,

@@ -250,8 +250,19 @@ def demo(cli_ctx: CliContext, n_accounts: int, seed: int, out: str, use_gnn: boo
     if as_json:
         echo_json(summary)
     else:
-        echo_table([{"metric": k, "value": v} for k, v in summary.items()],
-                   ["metric", "value"])
+        echo_table(_flatten(summary), ["metric", "value"])
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Nested summary as ``a.b.c``-named rows, for a readable table."""
+    rows: list[dict[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, f"{name}."))
+        else:
+            rows.append({"metric": name, "value": value})
+    return rows
 
 
 COMMANDS = [generate, load, detect, export, evaluate, demo]

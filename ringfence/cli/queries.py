@@ -83,6 +83,16 @@ def ring_show(cli_ctx: CliContext, ring_id: str, run_id: str | None,
     click.echo(f"ring {view['ring_id']}  run {view['run_id']}  "
                f"score {view['score']:.3f}  status {view['status']}")
     click.echo(f"members {view['size']}  exposure {view['exposure']:,.2f}")
+    ev = view["evidence"]
+    burst = ev.get("burst") or {}
+    click.echo(
+        f"created in a burst: {burst.get('members', 0)} within "
+        f"{burst.get('window_days', 0):g} days; distinct surnames "
+        f"{ev.get('distinct_surnames', 0)}; invalid national ids "
+        f"{ev.get('invalid_ids', 0)}; national ids reused from older accounts "
+        f"{ev.get('national_id_reused_outside', 0)}; known fraud "
+        f"{ev.get('known_fraud', 0)}, known legit {ev.get('known_legit', 0)}"
+    )
     click.echo("shared identifiers:")
     echo_table(view["evidence"]["shared"],
                ["kind", "display", "tier", "members", "degree", "hub", "exposure"])
