@@ -118,10 +118,10 @@ class GnnPolicy:
             identity-theft victim that the ring's links caught.
     """
 
-    review_score: float = 0.95
+    review_score: float = 0.995
     decline_score: float = 1.01
     weight: float = 0.3
-    clear_score: float = 0.02
+    clear_score: float = 0.05
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ def test_ring_score_sets_decline_or_review() -> None:
 
 def test_gnn_reviews_outsiders_and_clears_households() -> None:
     config = Config()
-    scores = pd.Series({"a": 0.99, "b": 0.01, "c": 0.97, "d": 0.5})
+    scores = pd.Series({"a": 0.99, "b": 0.01, "c": 0.999, "d": 0.5})
     out = {d.account_id: d for d in decide(
         ["a", "b", "c", "d"], [_ring(0.9, "a", "b")], config, scores)}
     assert out["a"].decision == "decline"
