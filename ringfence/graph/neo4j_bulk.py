@@ -111,6 +111,13 @@ SELECT aid || ',' || pid FROM (
 ) WHERE aid IS NOT NULL
 """
 _HOLDS_HEADER = ":START_ID(Account),:END_ID(Product)"
+# Settings the load kept about the store (the national-id key check) become
+# the Meta nodes a load over Bolt writes.
+_SETTINGS_HEADER = ":ID(Meta),name,value"
+_SETTINGS_SQL = (
+    "SELECT rowid || ',' || " + _q("substr(k, 9)") + " || ',' || " + _q("v")
+    + " FROM meta WHERE k LIKE 'setting:%'"
+)
 
 
 @dataclass(slots=True)
@@ -120,7 +127,8 @@ class BulkResult:
     Attributes:
         reports: One load report per input file, as ``load_files`` returns.
         counts: Nodes and relationships written: ``accounts``,
-            ``identifiers``, ``links``, ``products``, ``holds``.
+            ``identifiers``, ``links``, ``products``, ``holds`` and
+            ``settings`` (the store's ``Meta`` nodes).
         seconds: Wall time of each step (``spool``, ``export``, ``import``,
             ``restart``, ``schema``) and ``total``.
     """
@@ -262,6 +270,13 @@ def _export(db: Path, out: Path) -> tuple[list[str], dict[str, int], bool, list[
             path, _HOLDS_HEADER, _column(conn.execute(_HOLDS_SQL))
         )
         args.append(f"--relationships=HOLDS={path}")
+
+        path = out / "settings.csv"
+        counts["settings"], ml = _write_lines(
+            path, _SETTINGS_HEADER, _column(conn.execute(_SETTINGS_SQL))
+        )
+        multiline |= ml
+        args.append(f"--nodes=Meta={path}")
         return args, counts, multiline, kinds
     finally:
         conn.close()

@@ -85,6 +85,8 @@ def test_bulk_import_builds_the_loaded_graph_and_refuses_a_full_database(
         for got, want in zip(_frames(bulk), _frames(embedded), strict=True):
             pd.testing.assert_frame_equal(got, want)
         bulk_model = _model(bulk)
+        setting = "national_id_key_check"
+        assert bulk.get_setting(setting) == embedded.get_setting(setting)
         constraints = {name for (name,) in bulk._rows(
             "SHOW CONSTRAINTS YIELD name RETURN name"
         )}
