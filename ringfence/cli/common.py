@@ -25,7 +25,9 @@ __all__ = [
     "cli_context",
     "echo_json",
     "echo_table",
+    "model_dir",
     "open_store",
+    "read_snapshot",
     "pass_cli",
     "peak_rss_mb",
 ]
@@ -85,6 +87,22 @@ def open_store(ctx: CliContext, *, readonly: bool = False) -> GraphStore:
     from ringfence.graph.embedded import EmbeddedStore
 
     return EmbeddedStore(ctx.store_spec, readonly=readonly)
+
+
+def read_snapshot(ctx: CliContext) -> Any:
+    """The store's whole graph, read once and the store closed again."""
+    store = open_store(ctx, readonly=True)
+    try:
+        return store.snapshot()
+    finally:
+        store.close()
+
+
+def model_dir(ctx: CliContext) -> str:
+    """Default GNN model directory: inside the embedded store, else local."""
+    if ctx.is_neo4j:
+        return "ringfence-model"
+    return str(Path(ctx.store_spec) / "model")
 
 
 def peak_rss_mb() -> float:

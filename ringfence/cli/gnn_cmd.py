@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ringfence.cli.common import CliContext, echo_json, echo_table, open_store, pass_cli
+from ringfence.cli.common import (
+    CliContext,
+    echo_json,
+    echo_table,
+    pass_cli,
+    read_snapshot,
+)
+from ringfence.cli.common import model_dir as default_model_dir
 
 __all__ = ["COMMANDS"]
-
-
-def _default_model(cli_ctx: CliContext) -> str:
-    if cli_ctx.is_neo4j:
-        return "ringfence-model"
-    return str(Path(cli_ctx.store_spec) / "model")
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,12 +48,8 @@ def gnn_train(cli_ctx: CliContext, model_dir: str | None, seed: int, split: str,
     features-only and gradient-boosting baselines."""
     from ringfence.detectors.gnn_policy import train_model
 
-    store = open_store(cli_ctx, readonly=True)
-    try:
-        snapshot = store.snapshot()
-    finally:
-        store.close()
-    target = model_dir or _default_model(cli_ctx)
+    snapshot = read_snapshot(cli_ctx)
+    target = model_dir or default_model_dir(cli_ctx)
     result = train_model(snapshot, target, seed=seed, split=split, epochs=epochs)
     if as_json:
         echo_json({"model": target, **result.metrics})
@@ -72,12 +68,8 @@ def gnn_evaluate(cli_ctx: CliContext, model_dir: str | None, as_json: bool) -> N
     checking it still fits the store's graph."""
     from ringfence.detectors.gnn import load_model
 
-    store = open_store(cli_ctx, readonly=True)
-    try:
-        snapshot = store.snapshot()
-    finally:
-        store.close()
-    target = model_dir or _default_model(cli_ctx)
+    snapshot = read_snapshot(cli_ctx)
+    target = model_dir or default_model_dir(cli_ctx)
     model = load_model(target, snapshot=snapshot)
     info = {"model": target, "metrics": model.metrics, "training": model.summary}
     if as_json:
@@ -101,12 +93,8 @@ def gnn_score(cli_ctx: CliContext, model_dir: str | None, accounts: tuple[str, .
     retraining."""
     from ringfence.detectors.gnn_policy import gnn_scores_for
 
-    store = open_store(cli_ctx, readonly=True)
-    try:
-        snapshot = store.snapshot()
-    finally:
-        store.close()
-    scores = gnn_scores_for(snapshot, model_dir or _default_model(cli_ctx))
+    snapshot = read_snapshot(cli_ctx)
+    scores = gnn_scores_for(snapshot, model_dir or default_model_dir(cli_ctx))
     if accounts:
         scores = scores[scores.index.isin(accounts)]
     else:

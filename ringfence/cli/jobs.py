@@ -20,6 +20,7 @@ from ringfence.cli.common import (
     pass_cli,
     peak_rss_mb,
 )
+from ringfence.cli.common import model_dir as default_model_dir
 from ringfence.config import Config
 
 __all__ = ["COMMANDS"]
@@ -133,17 +134,11 @@ def _detect(cli_ctx: CliContext, use_gnn: bool, model_dir: str | None) -> Any:
         if use_gnn:
             from ringfence.detectors.gnn_policy import gnn_scores_for
 
-            scores = gnn_scores_for(snapshot, model_dir or _model_dir(cli_ctx))
+            scores = gnn_scores_for(snapshot, model_dir or default_model_dir(cli_ctx))
         return run_detection(store, cli_ctx.config, snapshot=snapshot,
                              gnn_scores=scores)
     finally:
         store.close()
-
-
-def _model_dir(cli_ctx: CliContext) -> str:
-    if cli_ctx.is_neo4j:
-        return "ringfence-model"
-    return str(Path(cli_ctx.store_spec) / "model")
 
 
 @click.command()

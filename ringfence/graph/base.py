@@ -9,6 +9,7 @@ top of a handful of read primitives, so that both stores answer alike.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -28,6 +29,7 @@ __all__ = [
     "LINK_COLUMNS",
     "PRODUCT_COLUMNS",
     "RING_COLUMNS",
+    "run_record",
 ]
 
 #: Columns of :meth:`GraphStore.accounts` (joined with the latest decision).
@@ -53,6 +55,19 @@ RING_COLUMNS = [
     "ring_id", "run_id", "size", "score", "exposure", "status", "evidence",
     "members",
 ]
+
+
+def run_record(
+    run_id: str, generated_at: str, params: str, metrics: str, hubs: str
+) -> dict[str, Any]:
+    """One entry of :meth:`GraphStore.runs` from its stored JSON columns."""
+    return {
+        "run_id": run_id,
+        "generated_at": generated_at,
+        "params": json.loads(params),
+        "metrics": json.loads(metrics),
+        "hubs": json.loads(hubs),
+    }
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ from ringfence.graph.base import (
     GraphSnapshot,
     GraphStore,
     LoadWriter,
+    run_record,
 )
 from ringfence.model import AccountRecord, DetectionResult, Product
 
@@ -471,16 +472,7 @@ class EmbeddedStore(GraphStore):
             "ORDER BY seq DESC LIMIT ?",
             (limit,),
         )
-        return [
-            {
-                "run_id": run_id,
-                "generated_at": generated_at,
-                "params": json.loads(params),
-                "metrics": json.loads(metrics),
-                "hubs": json.loads(hubs),
-            }
-            for run_id, generated_at, params, metrics, hubs in cur
-        ]
+        return [run_record(*row) for row in cur]
 
     def rings(
         self, run_id: str | None = None, ring_ids: Sequence[str] | None = None

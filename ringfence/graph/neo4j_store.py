@@ -100,6 +100,7 @@ from ringfence.graph.base import (
     GraphSnapshot,
     GraphStore,
     LoadWriter,
+    run_record,
 )
 
 # Shared with the embedded store so both stores key products and build
@@ -905,16 +906,7 @@ class Neo4jStore(GraphStore):
         rows = self._rows(_RUNS)
         if limit >= 0:
             rows = rows[:limit]
-        return [
-            {
-                "run_id": run_id,
-                "generated_at": generated_at,
-                "params": json.loads(params),
-                "metrics": json.loads(metrics),
-                "hubs": json.loads(hubs),
-            }
-            for run_id, generated_at, params, metrics, hubs in rows
-        ]
+        return [run_record(*row) for row in rows]
 
     def rings(
         self, run_id: str | None = None, ring_ids: Sequence[str] | None = None

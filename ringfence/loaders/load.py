@@ -257,21 +257,9 @@ class _AccountRows:
                 [self.source, line, column, _safe(value, column), reason, fix]
             )
 
-        if ERROR_KEY in row:
-            reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
+        nested = _row_problem(row, reject, ("account_id", "created_at", "seen_at"))
+        if nested is None:
             return None
-        nested = _nested_columns(row)
-        bad = _undecodable_column(row)
-        if bad is not None:
-            reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
-                   "save the file as UTF-8")
-            return None
-        for column in ("account_id", "created_at", "seen_at"):
-            if column in nested:
-                reject(column, row[column],
-                       f"{column} is a JSON array or object, not one value",
-                       f"write one {column} per row")
-                return None
         account_id = row.get("account_id", "").strip()
         if not account_id:
             reject("account_id", "", "account_id is empty",
@@ -416,6 +404,36 @@ def _alias_of(part: str) -> str:
     return part
 
 
+RejectFn = Callable[[str, str, str, str], None]
+
+
+def _row_problem(
+    row: dict[str, str], reject: RejectFn, single: Sequence[str]
+) -> set[str] | None:
+    """Reject a row the reader flagged, with bad bytes, or with a JSON
+    array/object in one of the ``single``-valued columns.
+
+    Returns:
+        ``None`` when the row was rejected, else its nested columns.
+    """
+    if ERROR_KEY in row:
+        reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
+        return None
+    nested = _nested_columns(row)
+    bad = _undecodable_column(row)
+    if bad is not None:
+        reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
+               "save the file as UTF-8")
+        return None
+    for column in single:
+        if column in nested:
+            reject(column, row[column],
+                   f"{column} is a JSON array or object, not one value",
+                   f"write one {column} per row")
+            return None
+    return nested
+
+
 def _number(text: str) -> float | None:
     text = text.strip().replace(",", "")
     if not text:
@@ -433,22 +451,9 @@ def _convert_loan(
         reports.rejects.writerow([source, line, column, _safe(value, column), reason,
                                   fix])
 
-    if ERROR_KEY in row:
-        reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
+    if _row_problem(row, reject, ("account_id", "product", "term_months",
+                                  "amount", "balance", "credit_limit")) is None:
         return None
-    nested = _nested_columns(row)
-    bad = _undecodable_column(row)
-    if bad is not None:
-        reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
-               "save the file as UTF-8")
-        return None
-    for column in ("account_id", "product", "term_months", "amount", "balance",
-                   "credit_limit"):
-        if column in nested:
-            reject(column, row[column],
-                   f"{column} is a JSON array or object, not one value",
-                   "write one product per row")
-            return None
     account_id = row.get("account_id", "").strip()
     if not account_id or not _account_id_ok(account_id):
         reject("account_id", account_id, "account_id is empty or malformed",
