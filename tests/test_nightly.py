@@ -257,7 +257,7 @@ def test_bad_nightly_section_lists_every_problem(tmp_path: Path) -> None:
         assert part in result.output
 
 
-def test_generated_days_keep_the_grown_ring_id_and_find_the_new_ring(
+def test_generated_days_keep_ids_through_growth_and_split_and_find_the_new_ring(
     tmp_path: Path,
 ) -> None:
     from ringfence.generate import generate_days
@@ -277,8 +277,10 @@ def test_generated_days_keep_the_grown_ring_id_and_find_the_new_ring(
     )
     records = [_ok(config, night) for night in NIGHTS]
     assert len(records[0]["inputs"]) == 2
+    # Later days' truth rows replace earlier ones (a split moves members).
     truth = pd.concat(
-        pd.read_csv(d.truth, dtype=str, keep_default_na=False) for d in days)
+        pd.read_csv(d.truth, dtype=str, keep_default_na=False) for d in days
+    ).drop_duplicates("account_id", keep="last")
     members = truth.groupby("ring_id")["account_id"].apply(set).to_dict()
 
     (grown,) = days[1].lineage["grown"]
@@ -288,8 +290,19 @@ def test_generated_days_keep_the_grown_ring_id_and_find_the_new_ring(
     assert len(first_ids) == 1 and first_ids == second_ids
     assert records[1]["changes"]["rings"]["grown"] == sorted(first_ids)
 
-    # The planted split needs the linker to let a stale device link expire
-    # (see generate_days); links are kept forever, so it is not asserted here.
+    # The split: the bridging account's later row replaces its device, so
+    # the two halves part; the larger keeps the night-1 id, both are marked.
+    old_part, new_part = days[1].lineage["split"]
+    before = {rings[0][a] for a in members[old_part] | members[new_part]
+              if a in rings[0]}
+    assert len(before) == 1
+    after_old = {rings[1][a] for a in members[old_part] if a in rings[1]}
+    after_new = {rings[1][a] for a in members[new_part] if a in rings[1]}
+    assert len(after_old) == len(after_new) == 1 and after_old != after_new
+    assert before & (after_old | after_new)
+    assert sorted(after_old | after_new) == sorted(
+        records[1]["changes"]["rings"]["split"])
+
     (new,) = days[2].lineage["new"]
     found = {rings[2][a] for a in members[new] if a in rings[2]}
     assert len(found) == 1
