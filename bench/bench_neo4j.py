@@ -98,6 +98,12 @@ class _NaiveStore:
     def __init__(self, store: Any) -> None:
         self._store = store
 
+    def get_setting(self, name: str) -> str | None:
+        return self._store.get_setting(name)  # type: ignore[no-any-return]
+
+    def set_setting(self, name: str, value: str) -> None:
+        self._store.set_setting(name, value)
+
     @contextmanager
     def load(self) -> Iterator[Any]:
         from ringfence.graph.base import LoadWriter
