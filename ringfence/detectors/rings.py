@@ -318,7 +318,7 @@ def _score_one(
 
 def _ring_reasons(ring: Ring) -> list[str]:
     ev = ring.evidence
-    reasons = [f"member of ring {ring.ring_id} ({ring_size(ring)} accounts, "
+    reasons = [f"member of ring {ring.ring_id} ({len(ring.members)} accounts, "
                f"score {ring.score:.2f})"]
     # Reasons travel to the lending gate: kinds and counts only, never the
     # identifier values themselves.
@@ -346,11 +346,6 @@ def _ring_reasons(ring: Ring) -> list[str]:
     if ev["known_fraud"]:
         reasons.append(f"{ev['known_fraud']} members confirmed fraud")
     return reasons
-
-
-def ring_size(ring: Ring) -> int:
-    """Number of members of ``ring``."""
-    return len(ring.members)
 
 
 def decide(

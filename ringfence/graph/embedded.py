@@ -509,6 +509,12 @@ class EmbeddedStore(GraphStore):
         out["reasons"] = [json.loads(r) for r in out["reasons"]]
         return out
 
+    def iter_account_ids(self) -> Iterator[str]:
+        for (account_id,) in self._conn.execute(
+            "SELECT account_id FROM accounts ORDER BY account_id"
+        ):
+            yield account_id
+
     def get_setting(self, name: str) -> str | None:
         row = self._conn.execute(
             "SELECT v FROM meta WHERE k = ?", (f"setting:{name}",)

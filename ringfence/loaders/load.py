@@ -24,7 +24,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -800,8 +800,3 @@ def _check(report: LoadReport, config: Config, rejects: Path) -> None:
             f"See the rejects listed by line in {rejects}, fix the file and "
             "load again"
         )
-
-
-def iter_reports(reports: Iterable[LoadReport]) -> list[dict[str, Any]]:
-    """JSON-ready list of reports."""
-    return [r.as_dict() for r in reports]

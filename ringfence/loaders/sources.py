@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from ringfence.errors import InputError
 
-__all__ = ["ERROR_KEY", "NESTED_KEY", "TableSource", "open_table", "shown_names"]
+__all__ = ["ERROR_KEY", "NESTED_KEY", "TableSource", "shown_names"]
 
 ERROR_KEY = "__error__"
 #: Row key listing (NUL-separated) the columns whose cell is an array or object.
@@ -340,8 +340,3 @@ def _swallowed_rows(fields: Sequence[str], width: int) -> int:
         for part in field.splitlines()[1:]
         if part.count(",") >= width - 1
     )
-
-
-def open_table(path: str | Path) -> TableSource:
-    """Open ``path`` as a :class:`TableSource` (checks it is readable)."""
-    return TableSource(path)
