@@ -300,18 +300,21 @@ CALL () { MATCH ()-[r:HAS]->() RETURN count(r) AS links }
 CALL () { MATCH (p:Product) RETURN count(p) AS products }
 RETURN accounts, identifiers, links, products
 """
+# The latest run is looked up in the same query: one round trip per call.
 _ACCOUNTS = """
+OPTIONAL MATCH (r:Run {latest: true})
+WITH r.run_id AS latest ORDER BY r.seq DESC LIMIT 1
 UNWIND $ids AS id
 MATCH (a:Account {account_id: id})
 RETURN a.account_id, a.created_at, a.full_name, a.date_of_birth, a.label,
-       CASE WHEN a.next_run_id = $latest THEN a.next_decision
-            WHEN a.run_id = $latest THEN a.decision END,
-       CASE WHEN a.next_run_id = $latest THEN a.next_score
-            WHEN a.run_id = $latest THEN a.score END,
-       CASE WHEN a.next_run_id = $latest THEN a.next_ring_id
-            WHEN a.run_id = $latest THEN a.ring_id END,
-       CASE WHEN a.next_run_id = $latest THEN a.next_reasons
-            WHEN a.run_id = $latest THEN a.reasons END
+       CASE WHEN a.next_run_id = latest THEN a.next_decision
+            WHEN a.run_id = latest THEN a.decision END,
+       CASE WHEN a.next_run_id = latest THEN a.next_score
+            WHEN a.run_id = latest THEN a.score END,
+       CASE WHEN a.next_run_id = latest THEN a.next_ring_id
+            WHEN a.run_id = latest THEN a.ring_id END,
+       CASE WHEN a.next_run_id = latest THEN a.next_reasons
+            WHEN a.run_id = latest THEN a.reasons END
 """
 _LINKS = """
 UNWIND $ids AS id
@@ -319,11 +322,17 @@ MATCH (a:Account {account_id: id})-[r:HAS]->(i:Identifier)
 RETURN a.account_id, i.kind, i.key, i.display, i.valid, i.extra,
        r.first_seen, r.last_seen
 """
+# Identifiers of every asked kind in one query: one UNION ALL branch per
+# label (labels cannot be parameters), each an indexed lookup by key.
+_SHARERS_BRANCH = """
+    UNWIND $keys{n} AS key
+    MATCH (i:`{label}` {{key: key}}) WHERE i.kind = $kind{n}
+    RETURN i
+"""
 _SHARERS = """
-UNWIND $keys AS key
-MATCH (i:`{label}` {{key: key}}) WHERE i.kind = $kind
+CALL () {{{branches}}}
 MATCH (a:Account)-[:HAS]->(i)
-RETURN i.key AS key, collect(a.account_id) AS holders
+RETURN i.kind AS kind, i.key AS key, collect(a.account_id) AS holders
 """
 _PRODUCTS = """
 MATCH (p:Product) WHERE p.account_id IN $ids
@@ -840,11 +849,9 @@ class Neo4jStore(GraphStore):
         yield from sorted(row[0] for row in rows)
 
     def accounts(self, account_ids: Sequence[str]) -> pd.DataFrame:
-        latest = self._latest_run()
         frames = [
             pd.DataFrame(
-                self._rows(_ACCOUNTS, ids=list(dict.fromkeys(chunk)),
-                           latest=latest),
+                self._rows(_ACCOUNTS, ids=list(dict.fromkeys(chunk))),
                 columns=ACCOUNT_COLUMNS,
             )
             for chunk in _chunks(list(account_ids))
@@ -871,17 +878,23 @@ class Neo4jStore(GraphStore):
         wanted = list(dict.fromkeys(idents))
         by_kind: dict[str, list[str]] = {}
         for kind, key in wanted:
-            by_kind.setdefault(kind, []).append(key)
+            if _label_of(kind) is not None:  # others cannot have been stored
+                by_kind.setdefault(kind, []).append(key)
 
         # Holders of each identifier, sorted by code point before the limit
         # is applied (Neo4j would order some characters differently).
         holders: dict[tuple[str, str], list[str]] = {}
-        for kind, keys in by_kind.items():
-            label = _label_of(kind)
-            if label is None:
-                continue  # no such identifier can have been stored
-            query = _SHARERS.format(label=label)
-            for key, ids in self._rows(query, keys=keys, kind=kind):
+        if by_kind:
+            params: dict[str, Any] = {}
+            branches = []
+            for n, (kind, keys) in enumerate(by_kind.items()):
+                branches.append(
+                    _SHARERS_BRANCH.format(n=n, label=_label_of(kind))
+                )
+                params[f"keys{n}"] = keys
+                params[f"kind{n}"] = kind
+            query = _SHARERS.format(branches="    UNION ALL".join(branches))
+            for kind, key, ids in self._rows(query, **params):
                 holders[(kind, key)] = sorted(ids)
 
         rows: list[tuple[str, str, str, int]] = []
