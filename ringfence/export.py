@@ -17,17 +17,24 @@ Exporting a run that is already published (a retry, another format) goes
 to ``runs/<run_id>.<n>`` beside it, since the directory ``current`` points
 at cannot be replaced atomically. Older copies of the run are then removed,
 except the one ``current`` pointed at until the swap.
+
+Exports into one directory take turns: each holds an exclusive lock on
+``<out>/.lock`` while it writes, and first removes what an export killed
+mid-way left behind (hidden ``.tmp`` directories and ``.current`` links).
 The files hold no personal data beyond the account id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,10 +158,41 @@ def export_flagged(
     runs = store.runs(limit=1)
     if not runs:
         raise StoreError("no detection run in the store: run `ringfence detect` first")
-    run = runs[0]
-    run_id = str(run["run_id"])
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        _sweep(out)
+        return _export(store, runs[0], out, fmt)
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold the export directory's lock; wait while another export holds it."""
+    with open(out / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another export into %s to finish", out)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _sweep(out: Path) -> None:
+    """Remove what killed exports left; only called under the lock."""
+    for tmp in (out / "runs").glob(".*.tmp"):
+        logger.info("removing %s, left by an interrupted export", tmp.name)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for link in out.glob(".current.*"):
+        link.unlink(missing_ok=True)
+
+
+def _export(
+    store: GraphStore, run: dict[str, Any], out: Path, fmt: str
+) -> ExportInfo:
+    run_id = str(run["run_id"])
 
     # 1. the rows
     flagged = store.decisions(flagged_only=True)

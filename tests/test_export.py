@@ -92,3 +92,49 @@ def test_exporting_the_same_run_again_keeps_its_change_list(
     again = export_flagged(store, out)
     assert (again.added, again.removed) == (first.added, first.removed) == (3, 0)
     assert again.manifest["changes"]["previous_run_id"] is None
+
+
+def test_export_sweeps_what_a_killed_export_left(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    export_flagged(store, out)
+    # What an export killed with SIGKILL leaves: its hidden directory, half
+    # written, and the link it was about to rename over ``current``.
+    stale = out / "runs" / ".R-killed.tmp"
+    stale.mkdir()
+    (stale / "flagged.csv").write_text("account_id\n")
+    (out / ".current.999999").symlink_to("runs/.R-killed.tmp")
+    run_detection(store, Config())
+    info = export_flagged(store, out)
+    assert not stale.exists()
+    assert not list(out.glob(".current.*"))
+    assert (out / "current").resolve() == info.path.resolve()
+
+
+def test_concurrent_exports_take_turns(store: EmbeddedStore, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    export_flagged(store, out)
+    released = tmp_path / "released"
+    # Another export, played by a process that holds the lock for a second
+    # and notes when it lets go.
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, pathlib, sys, time\n"
+         "fh = open(sys.argv[1], 'a')\n"
+         "fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(1)\n"
+         "pathlib.Path(sys.argv[2]).touch()\n",
+         str(out / ".lock"), str(released)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    info = export_flagged(store, out)
+    assert released.exists(), "the export ran while another held the lock"
+    assert holder.wait(30) == 0
+    assert (out / "current").resolve() == info.path.resolve()
