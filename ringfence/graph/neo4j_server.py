@@ -276,7 +276,8 @@ def _password(home: Path, password: str | None) -> tuple[str, bool]:
 def _set_initial_password(home: Path, lib: Path, conf_dir: Path, pw: str) -> None:
     env = dict(os.environ, NEO4J_HOME=str(home), NEO4J_CONF=str(conf_dir))
     proc = subprocess.run(
-        ["java", "-cp", f"{lib}/*", _ADMIN_TOOL, "dbms", "set-initial-password", pw],
+        ["java", "-cp", f"{lib}/*", _ADMIN_TOOL, "dbms", "set-initial-password",
+         "--", pw],  # "--": a generated password may start with "-"
         env=env, capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
