@@ -18,13 +18,18 @@ __all__ = [
     "DECISIONS",
     "AccountDecision",
     "AccountRecord",
+    "AccountRow",
     "DetectionResult",
     "Hub",
     "Identifier",
+    "IdentifierRow",
     "IgnoredValue",
     "Product",
+    "ProductRow",
     "Ring",
     "Tier",
+    "account_record",
+    "account_row",
     "kind_label",
     "product_exposure",
 ]
@@ -152,6 +157,34 @@ class Product:
     balance: float
     credit_limit: float | None
     loan_id: str = ""
+
+
+#: An :class:`Identifier` as a plain tuple: kind, key, display, valid, extra.
+IdentifierRow = tuple[str, str, str, bool, str]
+#: An :class:`AccountRecord` as a plain tuple: account_id, created_at,
+#: seen_at, full_name, date_of_birth, label, identifiers.
+AccountRow = tuple[str, int, int, str, str, str | None, tuple[IdentifierRow, ...]]
+#: A :class:`Product` as a plain tuple, its fields in order.
+ProductRow = tuple[str, str, int | None, float | None, float, float | None, str]
+
+
+def account_row(record: AccountRecord) -> AccountRow:
+    """The plain-tuple form of a record (cheap to pickle between processes)."""
+    return (
+        record.account_id, record.created_at, record.seen_at, record.full_name,
+        record.date_of_birth, record.label,
+        tuple((i.kind, i.key, i.display, i.valid, i.extra)
+              for i in record.identifiers),
+    )
+
+
+def account_record(row: AccountRow) -> AccountRecord:
+    """The record of a plain-tuple row (inverse of :func:`account_row`)."""
+    account_id, created_at, seen_at, full_name, date_of_birth, label, idents = row
+    return AccountRecord(
+        account_id, created_at, seen_at, full_name, date_of_birth, label,
+        [Identifier(*i) for i in idents],
+    )
 
 
 def product_exposure(balance: float, credit_limit: float | None) -> float:

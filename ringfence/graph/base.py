@@ -14,15 +14,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from ringfence.model import AccountRecord, DetectionResult, Product
+from ringfence.model import (
+    AccountRecord,
+    AccountRow,
+    DetectionResult,
+    Product,
+    ProductRow,
+    account_record,
+)
 
 __all__ = [
     "GraphSnapshot",
     "GraphStore",
+    "LoadTarget",
     "LoadWriter",
     "ACCOUNT_COLUMNS",
     "DECISION_COLUMNS",
@@ -112,6 +120,35 @@ class LoadWriter(ABC):
         ``(account_id, product, term_months, amount)`` is one product).
         Writing the same batch twice leaves the store unchanged.
         """
+
+    def write_rows(
+        self, rows: Sequence[AccountRow], products: Sequence[ProductRow]
+    ) -> None:
+        """Upsert one batch given as plain tuples, exactly as :meth:`write`.
+
+        The loader hands batches over in this form: tuples cross process
+        boundaries far more cheaply than dataclasses. This default builds the
+        records; a writer that stores tuples anyway overrides it.
+        """
+        self.write([account_record(r) for r in rows],
+                   [Product(*p) for p in products])
+
+
+class LoadTarget(Protocol):
+    """What a load needs of its target: every store, and the bulk import's
+    CSV spool."""
+
+    def load(self) -> AbstractContextManager[LoadWriter]:
+        """Open a load (see :meth:`GraphStore.load`)."""
+        ...
+
+    def get_setting(self, name: str) -> str | None:
+        """A setting kept with the graph, or None."""
+        ...
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Keep a setting with the graph."""
+        ...
 
 
 class GraphStore(ABC):

@@ -37,7 +37,14 @@ from ringfence.graph.base import (
     LoadWriter,
     run_record,
 )
-from ringfence.model import AccountRecord, DetectionResult, Product
+from ringfence.model import (
+    AccountRecord,
+    AccountRow,
+    DetectionResult,
+    Product,
+    ProductRow,
+    account_row,
+)
 
 __all__ = ["EmbeddedStore"]
 
@@ -168,11 +175,19 @@ ON CONFLICT (account_id, pkey) DO UPDATE SET
 """
 
 
+def product_key(p: ProductRow) -> str:
+    """The key of a product within its account: product, term, amount and
+    the tie-breaking loan id (the same key in every store)."""
+    _, product, term_months, amount, _, _, loan_id = p
+    term = "" if term_months is None else str(term_months)
+    money = "" if amount is None else f"{amount:.2f}"
+    key = f"{product}|{term}|{money}"
+    return f"{key}|{loan_id}" if loan_id else key
+
+
 def _product_key(p: Product) -> str:
-    term = "" if p.term_months is None else str(p.term_months)
-    amount = "" if p.amount is None else f"{p.amount:.2f}"
-    key = f"{p.product}|{term}|{amount}"
-    return f"{key}|{p.loan_id}" if p.loan_id else key
+    return product_key((p.account_id, p.product, p.term_months, p.amount,
+                        p.balance, p.credit_limit, p.loan_id))
 
 
 class _EmbeddedWriter(LoadWriter):
@@ -182,46 +197,41 @@ class _EmbeddedWriter(LoadWriter):
     def write(
         self, records: Sequence[AccountRecord], products: Sequence[Product]
     ) -> None:
+        self.write_rows(
+            [account_row(r) for r in records],
+            [(p.account_id, p.product, p.term_months, p.amount, p.balance,
+              p.credit_limit, p.loan_id) for p in products],
+        )
+
+    def write_rows(
+        self, rows: Sequence[AccountRow], products: Sequence[ProductRow]
+    ) -> None:
         conn = self._conn
         conn.executemany(
             "INSERT INTO s_accounts VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (r.account_id, r.created_at, r.full_name, r.date_of_birth,
-                 r.label, r.seen_at)
-                for r in records
-            ),
+            ((aid, created, name, dob, label, seen)
+             for aid, created, seen, name, dob, label, _ in rows),
         )
         conn.executemany(
             "INSERT INTO s_idents VALUES (?, ?, ?, ?, ?)",
-            (
-                (i.kind, i.key, i.display, int(i.valid), i.extra)
-                for r in records
-                for i in r.identifiers
-            ),
+            (ident for row in rows for ident in row[6]),
         )
         conn.executemany(
             "INSERT INTO s_links VALUES (?, ?, ?, ?)",
-            (
-                (r.account_id, i.kind, i.key, r.seen_at)
-                for r in records
-                for i in r.identifiers
-            ),
+            ((row[0], kind, key, row[2])
+             for row in rows for kind, key, *_ in row[6]),
         )
         conn.execute(_MERGE_ACCOUNTS)
         conn.execute(_MERGE_IDENTS)
         conn.execute(_MERGE_LINKS)
         conn.executemany(
             _UPSERT_PRODUCT,
-            (
-                (p.account_id, _product_key(p), p.product, p.term_months,
-                 p.amount, p.balance, p.credit_limit)
-                for p in products
-            ),
+            ((p[0], product_key(p), *p[1:6]) for p in products),
         )
         conn.execute("DELETE FROM s_accounts")
         conn.execute("DELETE FROM s_idents")
         conn.execute("DELETE FROM s_links")
-        logger.debug("embedded store: merged batch of %d rows", len(records))
+        logger.debug("embedded store: merged batch of %d rows", len(rows))
 
 
 class EmbeddedStore(GraphStore):

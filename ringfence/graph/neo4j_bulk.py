@@ -10,14 +10,14 @@ Steps:
 
 1. check that the server of ``home`` runs and that its ``neo4j`` database
    holds no node at all;
-2. load the input files into a throw-away embedded store with
-   :func:`ringfence.loaders.load.load_files`: the same normalisation,
-   rejects, ignored values and accounting as any load, and the embedded
-   store's merge rules (earliest ``created_at``, newest attributes, first
-   attributes of an identifier, min/max link times, products keyed as in
-   every store);
-3. export that store's tables with SQL to node and relationship CSV files
-   in the importer's header format, one identifier file per kind;
+2. load the input files with :func:`ringfence.loaders.load.load_files`
+   into a :class:`~ringfence.graph.neo4j_csv.CsvSpool`: the same
+   normalisation, rejects, ignored values and accounting as any load, and
+   the embedded store's merge rules (earliest ``created_at``, newest
+   attributes, first attributes of an identifier, min/max link times,
+   products keyed as in every store), merged in memory;
+3. write the node and relationship CSV files in the importer's header
+   format, one identifier file per kind;
 4. stop the server, run the importer into ``neo4j`` with
    ``--overwrite-destination``, start the server again (also when the
    importer failed);
@@ -28,8 +28,9 @@ The result is the graph a Bolt load of the same files builds (same labels,
 properties and relationships; national ids only as their keyed hashes).
 
 Notes:
-    The embedded spool and the CSV files live in a temporary folder inside
-    ``home`` and take roughly 1 KB per account; they are deleted at the end.
+    The CSV files live in a temporary folder inside ``home`` and take
+    roughly 0.5 KB per account; they are deleted at the end. The spool
+    holds about 1.5 KB of memory per account until the files are written.
     The server is down while the importer runs. Only the ``neo4j`` database
     can be bulk-loaded, and only when it is empty: later loads go over Bolt
     (``ringfence --store neo4j load``).
@@ -39,20 +40,18 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ringfence.config import Config
 from ringfence.errors import ConfigError, StoreError
 from ringfence.graph import neo4j_server
-from ringfence.graph.embedded import EmbeddedStore
-from ringfence.graph.neo4j_store import Neo4jStore, _label_of
+from ringfence.graph.neo4j_csv import CsvSpool
+from ringfence.graph.neo4j_store import Neo4jStore
 from ringfence.loaders.load import LoadReport, ProgressFn, load_files
 
 __all__ = ["BulkResult", "bulk_import"]
@@ -60,65 +59,6 @@ __all__ = ["BulkResult", "bulk_import"]
 logger = logging.getLogger(__name__)
 
 _DATABASE = "neo4j"
-_FETCH = 50_000
-
-# CSV fields are built by SQLite: strings quoted with inner quotes doubled,
-# NULL left empty. The importer reads an empty field as "no property" and a
-# quoted empty string as "", exactly as a Bolt load stores None and "".
-_Q = "CASE WHEN {c} IS NULL THEN '' ELSE '\"' || replace({c}, '\"', '\"\"') || '\"' END"
-
-
-def _q(column: str) -> str:
-    return _Q.format(c=column)
-
-
-_ACCOUNTS_HEADER = (
-    ":ID(Account),account_id,created_at:long,full_name,date_of_birth,label,"
-    "seen_at:long"
-)
-_ACCOUNTS_SQL = (
-    "SELECT id || ',' || " + " || ',' || ".join(
-        [_q("account_id"), "created_at", _q("full_name"), _q("date_of_birth"),
-         _q("label"), "seen_at"]
-    ) + " FROM accounts"
-)
-_IDENTS_HEADER = ":ID(Identifier),kind,key,display,valid:boolean,extra"
-_IDENTS_SQL = (
-    "SELECT id || ',' || " + " || ',' || ".join(
-        [_q("kind"), _q("key"), _q("display"),
-         "CASE WHEN valid THEN 'true' ELSE 'false' END", _q("extra")]
-    ) + " FROM identifiers WHERE kind = ?"
-)
-_HAS_HEADER = ":START_ID(Account),:END_ID(Identifier),first_seen:long,last_seen:long"
-_HAS_SQL = (
-    "SELECT account || ',' || ident || ',' || first_seen || ',' || last_seen "
-    "FROM links"
-)
-_PRODUCTS_HEADER = (
-    ":ID(Product),account_id,pkey,product,term_months:long,amount:double,"
-    "balance:double,credit_limit:double"
-)
-_PRODUCTS_SQL = """
-SELECT account_id, pkey, product, term_months, amount, balance, credit_limit
-FROM products ORDER BY account_id, pkey
-"""
-# Product node ids are positions in the order above.
-_HOLDS_SQL = """
-SELECT aid || ',' || pid FROM (
-    SELECT a.id AS aid,
-           row_number() OVER (ORDER BY p.account_id, p.pkey) AS pid
-    FROM products p LEFT JOIN accounts a ON a.account_id = p.account_id
-) WHERE aid IS NOT NULL
-"""
-_HOLDS_HEADER = ":START_ID(Account),:END_ID(Product)"
-# Settings the load kept about the store (the national-id key check) become
-# the Meta nodes a load over Bolt writes.
-_SETTINGS_HEADER = ":ID(Meta),name,value"
-_SETTINGS_SQL = (
-    "SELECT rowid || ',' || " + _q("substr(k, 9)") + " || ',' || " + _q("v")
-    + " FROM meta WHERE k LIKE 'setting:%'"
-)
-
 
 @dataclass(slots=True)
 class BulkResult:
@@ -163,127 +103,6 @@ def _check_empty(store: Neo4jStore) -> None:
             "load into it over Bolt instead (`ringfence --store neo4j load "
             "ACCOUNTS... --loans FILE`)"
         )
-
-
-# -- export ------------------------------------------------------------------
-
-
-def _write_lines(path: Path, header: str, lines: Iterable[str]) -> tuple[int, bool]:
-    """Write a CSV file; return its row count and whether a field spans lines."""
-    rows = 0
-    multiline = False
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        out.write(header + "\n")
-        batch: list[str] = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) >= _FETCH:
-                text = "\n".join(batch)
-                multiline = multiline or "\r" in text or text.count("\n") >= len(batch)
-                out.write(text + "\n")
-                rows += len(batch)
-                batch = []
-        if batch:
-            text = "\n".join(batch)
-            multiline = multiline or "\r" in text or text.count("\n") >= len(batch)
-            out.write(text + "\n")
-            rows += len(batch)
-    return rows, multiline
-
-
-def _column(cursor: sqlite3.Cursor) -> Iterable[str]:
-    while rows := cursor.fetchmany(_FETCH):
-        for (line,) in rows:
-            yield line
-
-
-def _real(value: Any) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def _export(db: Path, out: Path) -> tuple[list[str], dict[str, int], bool, list[str]]:
-    """Write the importer's CSV files from the spool.
-
-    Returns:
-        The importer's file arguments, the element counts, whether a field
-        spans lines, and the identifier kinds.
-    """
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        args: list[str] = []
-        counts: dict[str, int] = {}
-        multiline = False
-
-        path = out / "accounts.csv"
-        counts["accounts"], ml = _write_lines(
-            path, _ACCOUNTS_HEADER, _column(conn.execute(_ACCOUNTS_SQL))
-        )
-        multiline |= ml
-        args.append(f"--nodes=Account={path}")
-
-        counts["identifiers"] = 0
-        kinds = sorted(
-            k for (k,) in conn.execute("SELECT DISTINCT kind FROM identifiers")
-        )
-        for n, kind in enumerate(kinds):
-            label = _label_of(kind)
-            if label is None:
-                raise StoreError(
-                    f"identifier kind {kind!r} cannot be stored in Neo4j: kinds "
-                    "are lower-case letters, digits and underscores and must not "
-                    "name one of ringfence's own labels"
-                )
-            path = out / f"identifiers-{n:02d}.csv"
-            rows, ml = _write_lines(
-                path, _IDENTS_HEADER, _column(conn.execute(_IDENTS_SQL, (kind,)))
-            )
-            counts["identifiers"] += rows
-            multiline |= ml
-            args.append(f"--nodes=Identifier:{label}={path}")
-
-        path = out / "has.csv"
-        counts["links"], _ = _write_lines(
-            path, _HAS_HEADER, _column(conn.execute(_HAS_SQL))
-        )
-        args.append(f"--relationships=HAS={path}")
-
-        # Products get node ids by position; a product whose account is not
-        # in the load stays unattached, as on a Bolt load.
-        def products() -> Iterable[str]:
-            cursor = conn.execute(_PRODUCTS_SQL)
-            pid = 0
-            while rows := cursor.fetchmany(_FETCH):
-                for acc, pkey, product, term, amount, balance, limit in rows:
-                    pid += 1
-                    yield ",".join([
-                        str(pid), _quote(acc), _quote(pkey), _quote(product),
-                        "" if term is None else str(int(term)),
-                        _real(amount), _real(balance), _real(limit),
-                    ])
-
-        path = out / "products.csv"
-        counts["products"], ml = _write_lines(path, _PRODUCTS_HEADER, products())
-        multiline |= ml
-        args.append(f"--nodes=Product={path}")
-        path = out / "holds.csv"
-        counts["holds"], _ = _write_lines(
-            path, _HOLDS_HEADER, _column(conn.execute(_HOLDS_SQL))
-        )
-        args.append(f"--relationships=HOLDS={path}")
-
-        path = out / "settings.csv"
-        counts["settings"], ml = _write_lines(
-            path, _SETTINGS_HEADER, _column(conn.execute(_SETTINGS_SQL))
-        )
-        multiline |= ml
-        args.append(f"--nodes=Meta={path}")
-        return args, counts, multiline, kinds
-    finally:
-        conn.close()
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
 
 
 # -- import ------------------------------------------------------------------
@@ -381,21 +200,24 @@ def bulk_import(
     with tempfile.TemporaryDirectory(prefix="bulk-", dir=home) as tmp:
         work = Path(tmp)
 
-        # 2. normalise and merge into an embedded spool
-        mark = time.perf_counter()
-        with EmbeddedStore(work / "spool") as spool:
-            reports = load_files(spool, accounts, loans, config=config,
-                                 reports_dir=reports_dir, progress=progress)
-        seconds["spool"] = time.perf_counter() - mark
-
-        # 3. CSV files for the importer
+        # 2. normalise and merge into the importer's files
         mark = time.perf_counter()
         csv_dir = work / "csv"
         csv_dir.mkdir()
-        args, counts, multiline, kinds = _export(
-            work / "spool" / "graph.sqlite", csv_dir
-        )
+        spool = CsvSpool(csv_dir)
+        try:
+            reports = load_files(spool, accounts, loans, config=config,
+                                 reports_dir=reports_dir, progress=progress)
+            seconds["spool"] = time.perf_counter() - mark
+
+            # 3. the files the spool keeps in memory until the end
+            mark = time.perf_counter()
+            files = spool.finish()
+        finally:
+            spool.close()
         seconds["export"] = time.perf_counter() - mark
+        args, counts, multiline, kinds = (files.args, files.counts,
+                                          files.multiline, files.kinds)
         logger.info("bulk import: %s exported in %.1fs", counts, seconds["export"])
 
         # 4. stop, import, start again whatever happened

@@ -1,0 +1,361 @@
+"""The importer's CSV files, built straight from a load's batches.
+
+:class:`CsvSpool` is what a bulk import loads into. It takes the loader's
+batches like any store and merges them in memory exactly as the embedded
+store's set-based upserts do, batch by batch; :meth:`CsvSpool.finish` then
+writes the node and relationship files ``neo4j-admin database import full``
+reads. No database sits between the loader and the importer.
+
+Merge rules (those of :mod:`ringfence.graph.embedded`):
+
+* accounts: within a batch, the earliest ``created_at``, the latest
+  ``seen_at``, and name, birth date and label of the batch's first row
+  with that ``seen_at``. Against earlier batches: the earliest
+  ``created_at``; name and birth date of the batch when its ``seen_at`` is
+  at least the one kept; its label too, but a missing label never erases a
+  known one, and any label fills a missing one;
+* identifiers: the first batch holding a ``(kind, key)`` fixes its display,
+  validity and extra, each the least over that batch's rows;
+* links: the earliest and latest ``seen_at`` of any row;
+* products: keyed as in every store; the first row fixes product, term and
+  amount, the last one its balance and limit.
+
+Memory: an identifier's line is written when its first batch ends, so only
+its key stays in memory; accounts, links (two packed integers each) and
+products stay until :meth:`CsvSpool.finish`. About 1.5 KB per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ringfence.errors import StoreError
+from ringfence.graph.base import LoadWriter
+from ringfence.graph.embedded import product_key
+from ringfence.model import (
+    AccountRecord,
+    AccountRow,
+    Product,
+    ProductRow,
+    account_row,
+)
+
+__all__ = ["CsvSpool", "ImportFiles"]
+
+_ACCOUNTS_HEADER = (
+    ":ID(Account),account_id,created_at:long,full_name,date_of_birth,label,"
+    "seen_at:long"
+)
+_IDENTS_HEADER = ":ID(Identifier),kind,key,display,valid:boolean,extra"
+_HAS_HEADER = ":START_ID(Account),:END_ID(Identifier),first_seen:long,last_seen:long"
+_PRODUCTS_HEADER = (
+    ":ID(Product),account_id,pkey,product,term_months:long,amount:double,"
+    "balance:double,credit_limit:double"
+)
+_HOLDS_HEADER = ":START_ID(Account),:END_ID(Product)"
+# Settings the load kept about the store (the national-id key check) become
+# the Meta nodes a load over Bolt writes.
+_SETTINGS_HEADER = ":ID(Meta),name,value"
+
+# Times are epoch seconds below 2^32 (the loader refuses later ones), so a
+# link's first and last seen pack into one integer, and so do its account
+# and identifier numbers.
+_LOW = (1 << 32) - 1
+_LINES = 50_000
+
+
+def _quote(value: str) -> str:
+    """A CSV field the importer reads back as exactly ``value`` ("" included)."""
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _text(value: str | None) -> str:
+    """A nullable text field: empty (no property) for None."""
+    return "" if value is None else _quote(value)
+
+
+def _real(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+class _Lines:
+    """A CSV file written in blocks; counts rows and spots multi-line fields."""
+
+    def __init__(self, path: Path, header: str) -> None:
+        self.path = path
+        self.rows = 0
+        self.multiline = False
+        self._fh: IO[str] = open(path, "w", encoding="utf-8", newline="")
+        self._fh.write(header + "\n")
+
+    def write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        text = "\n".join(lines)
+        self.multiline = (self.multiline or "\r" in text
+                          or text.count("\n") >= len(lines))
+        self._fh.write(text + "\n")
+        self.rows += len(lines)
+
+    def write_all(self, lines: Iterable[str]) -> None:
+        block: list[str] = []
+        for line in lines:
+            block.append(line)
+            if len(block) >= _LINES:
+                self.write(block)
+                block = []
+        self.write(block)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass(slots=True)
+class ImportFiles:
+    """What :meth:`CsvSpool.finish` wrote.
+
+    Attributes:
+        args: The importer's ``--nodes``/``--relationships`` arguments.
+        counts: Rows of each file: ``accounts``, ``identifiers``, ``links``,
+            ``products``, ``holds`` and ``settings``.
+        multiline: Whether a field spans lines (the importer must be told).
+        kinds: The identifier kinds, sorted.
+    """
+
+    args: list[str]
+    counts: dict[str, int]
+    multiline: bool
+    kinds: list[str]
+
+
+class CsvSpool(LoadWriter):
+    """A load target that builds the importer's CSV files in ``out``.
+
+    It offers what :func:`ringfence.loaders.load.load_files` needs of a
+    store (:meth:`load`, :meth:`get_setting`, :meth:`set_setting`) and keeps
+    the settings as the store's ``Meta`` nodes.
+
+    Args:
+        out: An existing, empty folder for the files.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        # account_id -> [number, created_at, full_name, date_of_birth, label,
+        # seen_at]
+        self._accounts: dict[str, list[Any]] = {}
+        self._idents: dict[str, dict[str, int]] = {}
+        self._files: dict[str, _Lines] = {}
+        self._n_idents = 0
+        self._links: dict[int, int] = {}
+        # (account_id, pkey) -> [product, term_months, amount, balance, limit]
+        self._products: dict[tuple[str, str], list[Any]] = {}
+        self._settings: dict[str, str] = {}
+
+    # -- what the loader needs of a store -------------------------------------
+
+    @contextmanager
+    def load(self) -> Iterator[LoadWriter]:
+        yield self
+
+    def get_setting(self, name: str) -> str | None:
+        return self._settings.get(name)
+
+    def set_setting(self, name: str, value: str) -> None:
+        self._settings[name] = value
+
+    # -- merging ---------------------------------------------------------------
+
+    def write(
+        self, records: Sequence[AccountRecord], products: Sequence[Product]
+    ) -> None:
+        self.write_rows(
+            [account_row(r) for r in records],
+            [(p.account_id, p.product, p.term_months, p.amount, p.balance,
+              p.credit_limit, p.loan_id) for p in products],
+        )
+
+    def write_rows(
+        self, rows: Sequence[AccountRow], products: Sequence[ProductRow]
+    ) -> None:
+        self._merge_accounts(rows)
+        self._merge_identifiers(rows)
+        for p in products:
+            key = (p[0], product_key(p))
+            kept = self._products.get(key)
+            if kept is None:
+                self._products[key] = [p[1], p[2], p[3], p[4], p[5]]
+            else:
+                kept[3] = p[4]
+                kept[4] = p[5]
+
+    def _merge_accounts(self, rows: Sequence[AccountRow]) -> None:
+        batch: dict[str, list[Any]] = {}
+        for account_id, created, seen, name, dob, label, _ in rows:
+            agg = batch.get(account_id)
+            if agg is None:
+                batch[account_id] = [created, name, dob, label, seen]
+                continue
+            if created < agg[0]:
+                agg[0] = created
+            if seen > agg[4]:
+                agg[1:] = [name, dob, label, seen]
+        accounts = self._accounts
+        for account_id, (created, name, dob, label, seen) in batch.items():
+            kept = accounts.get(account_id)
+            if kept is None:
+                accounts[account_id] = [len(accounts), created, name, dob, label,
+                                        seen]
+                continue
+            newer = seen >= kept[5]
+            kept[1] = min(kept[1], created)
+            if newer:
+                kept[2] = name
+                kept[3] = dob
+            if (newer and label is not None) or kept[4] is None:
+                kept[4] = label
+            kept[5] = max(kept[5], seen)
+
+    def _merge_identifiers(self, rows: Sequence[AccountRow]) -> None:
+        accounts = self._accounts
+        links = self._links
+        fresh: dict[int, list[Any]] = {}
+        for account_id, _, seen, _, _, _, idents in rows:
+            base = accounts[account_id][0] << 32
+            stamp = seen << 32 | seen
+            for kind, key, display, valid, extra in idents:
+                keys = self._idents.get(kind)
+                if keys is None:
+                    keys = self._idents[kind] = {}
+                number = keys.get(key)
+                if number is None:
+                    number = keys[key] = self._n_idents
+                    self._n_idents += 1
+                    fresh[number] = [kind, key, display, valid, extra]
+                else:
+                    first = fresh.get(number)
+                    if first is not None:
+                        first[2] = min(first[2], display)
+                        first[3] = first[3] and valid
+                        first[4] = min(first[4], extra)
+                link = base | number
+                span = links.get(link)
+                if span is None:
+                    links[link] = stamp
+                else:
+                    low, high = span >> 32, span & _LOW
+                    if seen < low or seen > high:
+                        links[link] = min(low, seen) << 32 | max(high, seen)
+        by_kind: dict[str, list[str]] = {}
+        for number, (kind, key, display, valid, extra) in fresh.items():
+            by_kind.setdefault(kind, []).append(
+                f"{number},{_quote(kind)},{_quote(key)},{_quote(display)},"
+                f"{'true' if valid else 'false'},{_quote(extra)}"
+            )
+        for kind, lines in by_kind.items():
+            out = self._files.get(kind)
+            if out is None:
+                path = self.out / f"identifiers-{len(self._files):02d}.csv"
+                out = self._files[kind] = _Lines(path, _IDENTS_HEADER)
+            out.write(lines)
+
+    # -- the files -------------------------------------------------------------
+
+    def finish(self) -> ImportFiles:
+        """Write the remaining files and close every file.
+
+        Raises:
+            StoreError: An identifier kind cannot be a Neo4j label.
+        """
+        from ringfence.graph.neo4j_store import _label_of
+
+        self.close()
+        args: list[str] = []
+        counts: dict[str, int] = {}
+        multiline = False
+
+        accounts = _Lines(self.out / "accounts.csv", _ACCOUNTS_HEADER)
+        accounts.write_all(
+            f"{n},{_quote(aid)},{created},{_quote(name)},{_quote(dob)},"
+            f"{_text(label)},{seen}"
+            for aid, (n, created, name, dob, label, seen) in self._accounts.items()
+        )
+        accounts.close()
+        counts["accounts"] = accounts.rows
+        multiline |= accounts.multiline
+        args.append(f"--nodes=Account={accounts.path}")
+
+        kinds = sorted(self._files)
+        counts["identifiers"] = 0
+        for kind in kinds:
+            label = _label_of(kind)
+            if label is None:
+                raise StoreError(
+                    f"identifier kind {kind!r} cannot be stored in Neo4j: kinds "
+                    "are lower-case letters, digits and underscores and must not "
+                    "name one of ringfence's own labels"
+                )
+            idents = self._files[kind]
+            counts["identifiers"] += idents.rows
+            multiline |= idents.multiline
+            args.append(f"--nodes=Identifier:{label}={idents.path}")
+
+        has = _Lines(self.out / "has.csv", _HAS_HEADER)
+        has.write_all(
+            f"{link >> 32},{link & _LOW},{span >> 32},{span & _LOW}"
+            for link, span in self._links.items()
+        )
+        has.close()
+        counts["links"] = has.rows
+        args.append(f"--relationships=HAS={has.path}")
+
+        # A product whose account is not in the load stays unattached, as
+        # on a Bolt load.
+        products = _Lines(self.out / "products.csv", _PRODUCTS_HEADER)
+        holds = _Lines(self.out / "holds.csv", _HOLDS_HEADER)
+        product_lines: list[str] = []
+        hold_lines: list[str] = []
+        for pid, ((aid, pkey), (product, term, amount, balance, limit)) in enumerate(
+            self._products.items()
+        ):
+            product_lines.append(
+                f"{pid},{_quote(aid)},{_quote(pkey)},{_quote(product)},"
+                f"{'' if term is None else int(term)},{_real(amount)},"
+                f"{_real(balance)},{_real(limit)}"
+            )
+            holder = self._accounts.get(aid)
+            if holder is not None:
+                hold_lines.append(f"{holder[0]},{pid}")
+            if len(product_lines) >= _LINES:
+                products.write(product_lines)
+                holds.write(hold_lines)
+                product_lines, hold_lines = [], []
+        products.write(product_lines)
+        holds.write(hold_lines)
+        products.close()
+        holds.close()
+        counts["products"] = products.rows
+        counts["holds"] = holds.rows
+        multiline |= products.multiline
+        args.append(f"--nodes=Product={products.path}")
+        args.append(f"--relationships=HOLDS={holds.path}")
+
+        settings = _Lines(self.out / "settings.csv", _SETTINGS_HEADER)
+        settings.write([
+            f"{n},{_quote(name)},{_quote(value)}"
+            for n, (name, value) in enumerate(sorted(self._settings.items()))
+        ])
+        settings.close()
+        counts["settings"] = settings.rows
+        multiline |= settings.multiline
+        args.append(f"--nodes=Meta={settings.path}")
+        return ImportFiles(args, counts, multiline, kinds)
+
+    def close(self) -> None:
+        """Close the identifier files (also after a failed load)."""
+        for lines in self._files.values():
+            lines.close()
