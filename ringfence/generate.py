@@ -40,10 +40,11 @@ The population (probabilities are per person unless stated):
 * 0.3% of legit US ids break the SSN rules and 0.5% of legit Thai ids fail
   the check digit (typing errors), so an invalid id alone is not fraud.
 * Fraud, ``fraud_rate`` of the accounts: 10% ``isolated_fraud`` (nothing
-  shared), then of the rest 45% ``synthetic_ring``, 30% ``bust_out_ring``
-  and 25% ``multi_account``. Typologies and parameters are described at
-  :func:`generate`. Ring members and isolated fraud pick handle-style
-  emails (``tiger4821@...``) 20% of the time, legit people 6%.
+  shared), then of the rest 35% ``synthetic_ring``, 25% ``bust_out_ring``,
+  20% ``multi_account`` and 20% ``camouflaged_ring``. Typologies and
+  parameters are described at :func:`generate`. Members of synthetic and
+  bust-out rings and isolated fraud pick handle-style emails
+  (``tiger4821@...``) 20% of the time, legit people 6%.
 * Noise on legit rows only: 0.5% of rows get a placeholder in one field
   (``N/A``, ``unknown``, ``000-000-0000``, ``test@test.com``, empty...) and
   0.2% a spreadsheet-mangled phone or id (``5.41726E+09``). Placeholders
@@ -89,15 +90,16 @@ _JSON_CHUNK = 100_000
 _LOCALE_WEIGHT = {"en_US": 0.7, "th_TH": 0.3}
 _US, _TH = 0, 1
 
-_LEGIT, _SYNTHETIC, _BUST_OUT, _MULTI, _ISOLATED = range(5)
+_LEGIT, _SYNTHETIC, _BUST_OUT, _MULTI, _ISOLATED, _CAMOUFLAGED = range(6)
 _TYPOLOGY_NAMES = (
     "legit",
     "synthetic_ring",
     "bust_out_ring",
     "multi_account",
     "isolated_fraud",
+    "camouflaged_ring",
 )
-_RING_TYPOLOGIES = (_SYNTHETIC, _BUST_OUT, _MULTI)
+_RING_TYPOLOGIES = (_SYNTHETIC, _BUST_OUT, _MULTI, _CAMOUFLAGED)
 
 _ACCOUNT_COLUMNS = (
     "account_id",
@@ -197,6 +199,21 @@ def generate(
       to the legit world, the address of a legit family (60%) or a public
       device of their locale (40%). Multi-account groups only borrow
       addresses.
+    * ``camouflaged_ring``: 6-15 accounts created over 3-12 weeks that
+      evade both velocity rules and neighbourhood checks. Velocity: the ring
+      rotates its devices and phones so that each is used by exactly two
+      members, consecutive in creation order, alternately a device and a
+      phone; the ring is one chain of weak links, and no identifier of it
+      is held by three accounts. Camouflage (relation camouflage): each
+      member also holds identifiers of honest accounts, the address of a
+      legit family (70%) and a carrier NAT IP (60%), so most of its
+      neighbours are legit. The identities are polished: national ids are
+      30% borrowed from a legit account, otherwise fabricated and valid;
+      emails and dates of birth are drawn like a legit person's. Half the
+      members borrow like legit customers (still seasoning), half carry a
+      bust-out loan book. What gives a member away lies in the pattern of
+      its neighbourhood (a device or phone shared with one stranger who
+      shares nothing else) and two or more accounts along the chain.
     * ``isolated_fraud``: no shared identifier; 30% invalid ids; half carry
       a bust-out loan book.
 
@@ -1117,12 +1134,14 @@ class _Builder:
         budget = max(0, target - sum(g.size for g in groups))
         isolated = round(0.1 * budget)
         rest = budget - isolated
-        synthetic = round(0.45 * rest)
-        bust_out = round(0.30 * rest)
+        synthetic = round(0.35 * rest)
+        bust_out = round(0.25 * rest)
+        multi = round(0.20 * rest)
         shares = (
             (_SYNTHETIC, synthetic, 4, 15),
             (_BUST_OUT, bust_out, 4, 15),
-            (_MULTI, rest - synthetic - bust_out, 3, 8),
+            (_MULTI, multi, 3, 8),
+            (_CAMOUFLAGED, rest - synthetic - bust_out - multi, 6, 15),
         )
         for typology, amount, lo, hi in shares:
             sizes, left = _split_sizes(rng, amount, lo, hi)
@@ -1232,6 +1251,7 @@ class _Builder:
             8, size=n, p=[0.33, 0.14, 0.07, 0.14, 0.06, 0.05, 0.15, 0.06]
         )
         self.young = np.zeros(n, dtype=bool)
+        self.seasoning = np.zeros(n, dtype=bool)
 
     def _invalid_nid(self, loc: int, value: int) -> int:
         if loc == _US:
@@ -1317,12 +1337,17 @@ class _Builder:
 
     def _group_times(self, group: _Group) -> None:
         rng = self.rng["fraud"]
-        spread = {
+        # three draws for every group, whatever its typology, so that
+        # adding a typology leaves the others' draws as they were
+        spans = {
             _SYNTHETIC: rng.uniform(0.5, 4.0),
             _BUST_OUT: rng.uniform(14, 56),
             _MULTI: rng.uniform(7, 42),
             _ISOLATED: 0.0,
-        }[group.typology] * _DAY
+        }
+        if group.typology == _CAMOUFLAGED:
+            spans[_CAMOUFLAGED] = rng.uniform(21, 84)
+        spread = spans[group.typology] * _DAY
         first_delta = self.ring_end
         lo, hi = self.cfg.start_s, self.ring_end
         if group.role == "new":
@@ -1345,6 +1370,8 @@ class _Builder:
             self._ring(group)
         elif group.typology == _MULTI:
             self._multi_account(group)
+        elif group.typology == _CAMOUFLAGED:
+            self._camouflaged_ring(group)
         else:
             self._isolated(group)
 
@@ -1499,6 +1526,28 @@ class _Builder:
                 head = int(rng.choice(self.family_heads[loc]))
                 self.addr[person], self.unit[person] = self.addr[head], self.unit[head]
 
+    def _camouflaged_ring(self, group: _Group) -> None:
+        """A chain of two-holder devices and phones among borrowed identifiers.
+
+        Member ``i`` shares a device (``i`` odd) or a phone (``i`` even) with
+        member ``i - 1`` and nothing else with the ring; see :func:`generate`.
+        """
+        rng, mem, loc = self.rng["fraud"], group.members, group.loc
+        for i in range(1, mem.size):
+            target = self.device if i % 2 else self.phone
+            target[mem[i]] = target[mem[i - 1]]
+        heads, victims = self.family_heads[loc], self.legit_by_loc[loc]
+        nat = self.nat_ips[loc]
+        for person in mem:
+            if heads.size and rng.random() < 0.7:
+                head = int(rng.choice(heads))
+                self.addr[person], self.unit[person] = self.addr[head], self.unit[head]
+            if nat.size and rng.random() < 0.6:
+                self.ip[person] = rng.choice(nat)
+            if victims.size and rng.random() < 0.3:
+                self.nid[person] = self.nid[int(rng.choice(victims))]
+        self.seasoning[mem] = rng.random(mem.size) < 0.5
+
     def _isolated(self, group: _Group) -> None:
         rng = self.rng["fraud"]
         person = int(group.members[0])
@@ -1587,7 +1636,7 @@ class _Builder:
         fraud = ~legit
         if fraud.any():
             age = (self.end_s - self.created) / (self.cfg.span_days * _DAY)
-            weight = np.array([0.0, 1.0, 2.0, 0.8, 0.5])[self.typ] * (0.5 + age)
+            weight = np.array([0.0, 1.0, 2.0, 0.8, 0.5, 1.0])[self.typ] * (0.5 + age)
             p = np.minimum(1.0, rate * weight / weight[fraud].mean())
             self.label[fraud & (rng.random(n) < p)] = 2
 
@@ -1628,12 +1677,16 @@ class _Builder:
         """0-3 products per account, drawn from the account's loan book.
 
         Isolated fraud borrows like a bust-out or a synthetic identity, half
-        each. Every bust-out's first product is the big 12-month loan.
+        each; camouflaged ring members like a legit customer while seasoning,
+        otherwise like a bust-out. Every bust-out's first product is the big
+        12-month loan.
         """
         rng, n = self.rng["loans"], self.n
         style = self.typ.astype(np.int64)
         iso = np.flatnonzero(style == _ISOLATED)
         style[iso] = np.where(rng.random(iso.size) < 0.5, _BUST_OUT, _SYNTHETIC)
+        camouflaged = style == _CAMOUFLAGED
+        style[camouflaged] = np.where(self.seasoning[camouflaged], _LEGIT, _BUST_OUT)
         counts = _categorical(rng, _book_table("products")[style])
         counts[style == _BUST_OUT] = np.maximum(counts[style == _BUST_OUT], 1)
         person = np.repeat(np.arange(n), counts)

@@ -34,6 +34,7 @@ LOAN_COLUMNS = [
 TRUTH_COLUMNS = ["account_id", "ring_id", "typology", "is_fraud"]
 TYPOLOGIES = {
     "legit", "synthetic_ring", "bust_out_ring", "multi_account", "isolated_fraud",
+    "camouflaged_ring",
 }  # fmt: skip
 LINK_COLUMNS = ("national_id", "phone", "email", "address", "device_id")
 PLACEHOLDERS = {
@@ -307,14 +308,39 @@ def test_some_ring_members_carry_a_link_to_a_legit_account(
     assert 0.15 < len(camouflaged) / len(members) < 0.45
 
 
+def test_camouflaged_rings_are_chains_of_weak_links_among_honest_ones(
+    accounts: pd.DataFrame, truth: pd.DataFrame
+) -> None:
+    keys = links(accounts, LINK_COLUMNS)
+    legit = set(truth.loc[truth["is_fraud"] == "0", "account_id"])
+    camouflaged = truth[truth["typology"] == "camouflaged_ring"]
+    rings = camouflaged.groupby("ring_id")["account_id"]
+    assert len(rings) >= 1
+    rotated = links(accounts, ("device_id", "phone"))
+    for ring_id, ids in rings:
+        members = set(ids)
+        # one chain: each device or phone the ring shares joins two members
+        inside = [h & members for h in rotated.values() if len(h & members) > 1]
+        assert len(inside) == len(members) - 1, ring_id
+        assert all(len(pair) == 2 for pair in inside), ring_id
+        assert components(members, rotated) == 1, ring_id
+    # most members also hold a value of a legit account
+    members = set(camouflaged["account_id"])
+    with_legit = {a for h in keys.values() if h & legit for a in h & members}
+    assert len(with_legit) / len(members) > 0.5
+
+
 def test_legit_hubs_are_big_and_mostly_legit(
     accounts: pd.DataFrame, truth: pd.DataFrame
 ) -> None:
+    # Ring members borrow public devices as camouflage: at 2% fraud about
+    # one holder in eleven of a public device is a ring member, and at 5,000
+    # accounts the largest public device has only some 55 holders.
     legit = set(truth.loc[truth["is_fraud"] == "0", "account_id"])
     for column, least in (("device_id", 50), ("ip", 100)):
         holders = max(links(accounts, [column]).values(), key=len)
         assert len(holders) >= least
-        assert len(holders & legit) / len(holders) > 0.9
+        assert len(holders & legit) / len(holders) > 0.85
 
 
 def test_about_three_percent_of_accounts_have_a_second_row(
@@ -370,7 +396,8 @@ def test_legit_national_ids_mostly_pass_validity_rules(
     ids = ids[~ids.map(is_noise)]
     ok = ids.map(valid)
     assert ok[ok.index.isin(legit)].mean() > 0.99
-    assert ok[~ok.index.isin(legit)].mean() < 0.85
+    # camouflaged rings use only valid ids, so about one fraud id in six fails
+    assert ok[~ok.index.isin(legit)].mean() < 0.9
 
 
 def test_labels_cover_both_classes_at_the_label_rate(
