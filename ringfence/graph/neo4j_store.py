@@ -109,7 +109,7 @@ from ringfence.graph.embedded import _chunks, _concat, _product_key
 from ringfence.model import AccountRecord, DetectionResult, Product, kind_label
 
 if TYPE_CHECKING:
-    from neo4j import Driver, ManagedTransaction
+    from neo4j import Driver, ManagedTransaction, Session
 
 __all__ = ["Neo4jStore"]
 
@@ -567,18 +567,25 @@ class Neo4jStore(GraphStore):
 
     # -- plumbing --------------------------------------------------------
 
-    def _call(self, write: bool, work: Callable[..., _T], *args: Any) -> _T:
+    def _call(
+        self, write: bool, work: Callable[..., _T], *args: Any, auto: bool = False
+    ) -> _T:
         """Run ``work`` in a managed transaction, riding out server restarts.
 
         The driver repeats transactions that failed transiently; this loop
         also repeats calls that lost the server (including a commit whose
-        outcome is unknown: every write here is idempotent).
+        outcome is unknown: every write here is idempotent). With ``auto``,
+        ``work`` gets the session itself and runs one auto-commit read: one
+        round trip instead of three, for the queries an investigator or the
+        gate waits on; transient failures are repeated here.
         """
+        from neo4j import READ_ACCESS
         from neo4j.exceptions import (
             DriverError,
             Neo4jError,
             ServiceUnavailable,
             SessionExpired,
+            TransientError,
         )
 
         delay = 0.5
@@ -586,12 +593,20 @@ class Neo4jStore(GraphStore):
         while True:
             try:
                 with self._driver.session(
-                    database=self.database, fetch_size=10_000
+                    database=self.database, fetch_size=10_000,
+                    default_access_mode=READ_ACCESS,
                 ) as session:
+                    if auto:
+                        return work(session, *args)
                     if write:
                         return session.execute_write(work, *args)
                     return session.execute_read(work, *args)
-            except (ServiceUnavailable, SessionExpired) as exc:
+            except (ServiceUnavailable, SessionExpired, TransientError) as exc:
+                if isinstance(exc, TransientError) and not auto:
+                    raise StoreError(  # the driver has already retried it
+                        f"Neo4j at {self.uri} failed: {exc.code}: {exc.message}",
+                        retryable=True,
+                    ) from exc
                 attempt += 1
                 if attempt > self._retries:
                     raise StoreError(
@@ -653,10 +668,12 @@ class Neo4jStore(GraphStore):
             pass
 
     def _rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
-        def work(tx: ManagedTransaction) -> list[tuple[Any, ...]]:
-            return [tuple(rec.values()) for rec in tx.run(query, params)]
+        """Records of one read-only query, run as an auto-commit statement."""
 
-        return self._call(False, work)
+        def work(session: Session) -> list[tuple[Any, ...]]:
+            return [tuple(rec.values()) for rec in session.run(query, params)]
+
+        return self._call(False, work, auto=True)
 
     def _schema(self, statements: Sequence[str]) -> None:
         from neo4j.exceptions import DriverError, Neo4jError
