@@ -33,6 +33,7 @@ from typing import NamedTuple
 import phonenumbers
 
 from ringfence.errors import ConfigError
+from ringfence.loaders import phone_validity
 from ringfence.model import Identifier
 
 __all__ = [
@@ -252,12 +253,16 @@ _FAST_SHAPES: tuple[tuple[re.Pattern[str], int, bool, frozenset[str] | None], ..
     # a national number with a leading zero read as a US number, before and
     # after its E.164 form is parsed again ("011" is the US exit code)
     (re.compile(r"0([2-9][0-9]{8})"), 1, True, frozenset({"US"})),
+    (re.compile(r"0([2-9][0-9])-([0-9]{3})-([0-9]{4})"), 1, True,
+     frozenset({"US"})),
     (re.compile(r"\+10([1-9][0-9]{8})"), 1, True, None),
     # E.164, spaced or not: +1 541 726 3310, +66 83 998 9666, +66839989666
     (re.compile(r"\+1 ?([2-9][0-9]{2}) ?([0-9]{3}) ?([0-9]{4})"), 1, False, None),
     (re.compile(r"\+66 ?([1-9][0-9]) ?([0-9]{3}) ?([0-9]{4})"), 66, False, None),
-    # Thai mobile numbers as typed in Thailand: 0839989666
+    # Thai mobile numbers as typed in Thailand: 0839989666, 083-998-9666
     (re.compile(r"0([1-9][0-9]{8})"), 66, False, frozenset({"TH"})),
+    (re.compile(r"0([1-9][0-9])-([0-9]{3})-([0-9]{4})"), 66, False,
+     frozenset({"TH"})),
 )
 
 
@@ -323,7 +328,7 @@ def _phone_once(text: str, region: str) -> tuple[Identifier | Skip, bool]:
     )
     if skip is not None:
         return skip, False
-    valid = bool(phonenumbers.is_valid_number(number))
+    valid = phone_validity.is_valid_number(number)
     if not valid and len(national) < 6:
         return _TOO_FEW_DIGITS, False
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

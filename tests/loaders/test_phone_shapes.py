@@ -56,5 +56,6 @@ def test_the_generator_shapes_take_the_fast_path() -> None:
     for text, region in [("541-726-3310", "US"), ("(541) 726-3310", "US"),
                          ("541.726.3310", "US"), ("+1 541 726 3310", "TH"),
                          ("+66839989666", "US"), ("+66 83 998 9666", "US"),
-                         ("0839989666", "TH"), ("0839989666", "US")]:
+                         ("0839989666", "TH"), ("0839989666", "US"),
+                         ("083-998-9666", "TH"), ("083-998-9666", "US")]:
         assert _fast_parse(text, region) is not None, text
