@@ -38,6 +38,7 @@ Notes:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import subprocess
@@ -205,6 +206,10 @@ def bulk_import(
         csv_dir = work / "csv"
         csv_dir.mkdir()
         spool = CsvSpool(csv_dir)
+        # The spool holds millions of objects and makes no reference cycles:
+        # the cyclic collector would only walk them again and again.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             reports = load_files(spool, accounts, loans, config=config,
                                  reports_dir=reports_dir, progress=progress)
@@ -215,6 +220,8 @@ def bulk_import(
             files = spool.finish()
         finally:
             spool.close()
+            if collecting:
+                gc.enable()
         seconds["export"] = time.perf_counter() - mark
         args, counts, multiline, kinds = (files.args, files.counts,
                                           files.multiline, files.kinds)

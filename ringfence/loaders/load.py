@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import logging
 import math
 import multiprocessing as mp
@@ -682,6 +683,12 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(table: str, converter: _AccountRows | None, source: str) -> None:
     _WORKER.update(table=table, converter=converter, source=source)
+    # A worker only converts rows, which makes no reference cycles, while
+    # the normalisers' caches grow to millions of objects that the cyclic
+    # collector would walk again and again (a fifth of the conversion
+    # time). Reference counting frees everything; the worker ends with the
+    # load.
+    gc.disable()
 
 
 def _worker_convert(rows: list[tuple[int, dict[str, str]]]) -> _Chunk:
