@@ -153,13 +153,21 @@ def parse_timestamp(text: str) -> int | None:
 
 def _account_id_ok(account_id: str) -> bool:
     """At most 128 characters, none of them control, invisible or bad bytes."""
-    return len(account_id) <= 128 and not any(
+    if len(account_id) > 128:
+        return False
+    if account_id.isascii():
+        # The only ASCII characters of those categories are the controls,
+        # exactly the ASCII characters that are not printable.
+        return account_id.isprintable()
+    return not any(
         unicodedata.category(c) in _BAD_ID_CATEGORIES for c in account_id
     )
 
 
 def _undecodable_column(row: dict[str, str]) -> str | None:
     """The first column holding bytes that were not UTF-8, if any."""
+    if not _UNDECODABLE_RE.search("".join(row.values())):
+        return None
     for column, value in row.items():
         if _UNDECODABLE_RE.search(value):
             return column

@@ -842,6 +842,8 @@ _COUNTRY_BY_SPELLING = {
 }
 _COUNTRY_BY_CODE = {code: name for name, (code, _) in _COUNTRIES.items()}
 _COUNTRY_BY_SPELLING[("ประเทศไทย",)] = "thailand"
+_COUNTRY_LAST_WORDS = frozenset(words[-1] for words in _COUNTRY_BY_SPELLING)
+_STATE_LAST_WORDS = frozenset(words[-1] for words in _STATE_BY_NAME)
 
 _TEST_ADDRESS_WORDS = frozenset(
     _words("fake test dummy asdf qwerty xxx anytown nowhere placeholder")
@@ -966,6 +968,8 @@ def _split_unit(tokens: list[str]) -> tuple[list[str], list[str], list[str]]:
 
 def _split_country(tokens: list[str]) -> tuple[list[str], str]:
     """Remove a trailing country; return the rest and its canonical name."""
+    if not tokens or tokens[-1] not in _COUNTRY_LAST_WORDS:
+        return tokens, ""  # no spelling ends with this word
     for size in (5, 4, 3, 2, 1):
         if len(tokens) > size:
             name = _COUNTRY_BY_SPELLING.get(tuple(tokens[-size:]))
@@ -984,6 +988,8 @@ def _split_us_tail(tokens: list[str]) -> tuple[list[str], str, str]:
             tokens = tokens[:-1]
     if len(tokens) > 1 and tokens[-1] in _US_STATES:
         return tokens[:-1], tokens[-1], postcode
+    if not tokens or tokens[-1] not in _STATE_LAST_WORDS:
+        return tokens, "", postcode  # no state name ends with this word
     for size in (3, 2, 1):
         if len(tokens) > size:
             code = _STATE_BY_NAME.get(tuple(tokens[-size:]))
@@ -1032,6 +1038,7 @@ def _parse_address(text: str, default: str) -> _Address:
     return _Address(tuple(tokens), state, postcode, country, unit)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def _tidy(token: str) -> str:
     """Capitalise a canonical word for display; other scripts are left alone."""
     if token in _UPPER_TOKENS:
