@@ -291,6 +291,7 @@ class CsvSpool(LoadWriter):
 
         kinds = sorted(self._files)
         counts["identifiers"] = 0
+        holders: dict[str, str] = {}
         for kind in kinds:
             label = _label_of(kind)
             if label is None:
@@ -299,6 +300,12 @@ class CsvSpool(LoadWriter):
                     "are lower-case letters, digits and underscores and must not "
                     "name one of ringfence's own labels"
                 )
+            if label in holders:
+                raise StoreError(
+                    f"identifier kinds {kind!r} and {holders[label]!r} both map "
+                    f"to the Neo4j label {label}: rename one of them"
+                )
+            holders[label] = kind
             idents = self._files[kind]
             counts["identifiers"] += idents.rows
             multiline |= idents.multiline

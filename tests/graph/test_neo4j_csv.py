@@ -7,9 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ringfence.errors import StoreError
 from ringfence.graph.embedded import EmbeddedStore
 from ringfence.graph.neo4j_csv import CsvSpool
 from ringfence.model import AccountRow, IdentifierRow, ProductRow
@@ -154,3 +156,14 @@ def test_spool_files_hold_the_graph_the_embedded_store_merges(
         assert files.counts["identifiers"] == len(want["identifiers"])
         assert files.kinds == sorted({k for k, *_ in want["identifiers"]})
         assert not files.multiline
+
+
+def test_two_kinds_of_one_label_are_refused_before_any_import(tmp_path: Path) -> None:
+    spool = CsvSpool(tmp_path)
+    spool.write_rows(
+        [("A", 1, 1, "", "", None, (("ip", "1.2.3.4", "1.2.3.4", True, ""),
+                                    ("i_p", "x", "x", True, "")))],
+        [],
+    )
+    with pytest.raises(StoreError, match="both map to the Neo4j label IP"):
+        spool.finish()
