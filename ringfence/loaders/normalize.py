@@ -154,6 +154,10 @@ def _trimmed(raw: object) -> str | Skip:
 
 def _clean(text: str) -> str:
     """NFKC-normalise, blank out invisible characters, collapse whitespace."""
+    if text.isascii() and text.isprintable():
+        # The invisible ASCII characters are exactly the unprintable ones,
+        # and NFKC leaves ASCII as it is.
+        return " ".join(text.split())
     text = _INVISIBLE_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())

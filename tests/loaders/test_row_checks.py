@@ -7,6 +7,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ringfence.loaders import normalize
 from ringfence.loaders.load import (
     _BAD_ID_CATEGORIES,
     _UNDECODABLE_RE,
@@ -36,3 +37,12 @@ def test_account_ids_are_judged_character_by_character(account_id: str) -> None:
 def test_the_first_column_with_bad_bytes_is_found(row: dict[str, str]) -> None:
     want = next((c for c, v in row.items() if _UNDECODABLE_RE.search(v)), None)
     assert _undecodable_column(row) == want
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(_ASCII, _ANY))
+def test_ascii_text_is_cleaned_as_any_text(text: str) -> None:
+    want = " ".join(
+        unicodedata.normalize("NFKC", normalize._INVISIBLE_RE.sub(" ", text)).split()
+    )
+    assert normalize._clean(text) == want
