@@ -21,6 +21,7 @@ pytest.importorskip("torch_geometric")
 
 from ringfence.detectors.gnn import (  # noqa: E402
     FeatureSchema,
+    RingSage,
     build_hetero,
     load_model,
     save_model,
@@ -202,6 +203,30 @@ def trained(graph: _Graph):
     return train_gnn(graph.snapshot(include_late=False), seed=0, epochs=150)
 
 
+@pytest.mark.parametrize(("layers", "reach"), [(2, 1), (3, 1), (4, 2), (6, 3)])
+def test_each_two_rounds_reach_one_more_account_hop(layers: int, reach: int) -> None:
+    # a chain of accounts 0 - 1 - 2 - 3 - 4, each link a device of two holders
+    import torch
+
+    n = 5
+    devices = torch.arange(n - 1).repeat_interleave(2)
+    holders = torch.tensor([i + j for i in range(n - 1) for j in (0, 1)])
+    edges = {
+        ("account", "has_device", "device"): torch.stack([holders, devices]),
+        ("device", "rev_has_device", "account"): torch.stack([devices, holders]),
+    }
+    torch.manual_seed(0)
+    net = RingSage({"account": 3, "device": 2}, list(edges), layers=layers).eval()
+    x = {"account": torch.randn(n, 3), "device": torch.randn(n - 1, 2)}
+
+    base = net(x, edges)
+    for hop in range(1, n):
+        moved = {"account": x["account"].clone(), "device": x["device"]}
+        moved["account"][hop] += 5.0
+        changed = not torch.allclose(net(moved, edges)[0], base[0])
+        assert changed == (hop <= reach), hop
+
+
 def test_build_hetero_makes_shared_identifiers_nodes(graph: _Graph) -> None:
     snapshot = graph.snapshot(include_late=False)
     data, schema = build_hetero(snapshot)
@@ -318,6 +343,19 @@ def test_same_seed_gives_identical_scores(graph: _Graph) -> None:
 
     assert np.array_equal(first.scores.to_numpy(), second.scores.to_numpy())
     assert first.metrics["gnn"] == second.metrics["gnn"]
+    # the scores depend on the seed and the account, so equality means something
+    other = train_gnn(snapshot, seed=4, epochs=12, patience=12)
+    assert not np.array_equal(first.scores.to_numpy(), other.scores.to_numpy())
+    assert first.scores.nunique() > len(first.scores) // 2
+
+
+def test_recomputing_states_trains_the_same_network(graph: _Graph) -> None:
+    snapshot = graph.snapshot(include_late=False)
+    kept = train_gnn(snapshot, seed=3, epochs=6, patience=6, recompute=False)
+    redone = train_gnn(snapshot, seed=3, epochs=6, patience=6, recompute=True)
+
+    assert redone.metrics["recompute"] and not kept.metrics["recompute"]
+    assert np.allclose(kept.scores.to_numpy(), redone.scores.to_numpy(), atol=1e-5)
 
 
 def test_time_split_trains_on_older_accounts(graph: _Graph) -> None:

@@ -42,7 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Layout version of a model directory.
-ARTIFACT_FORMAT = "1"
+ARTIFACT_FORMAT = "2"
 
 _FILES = ("weights.pt", "schema.json", "metrics.json", "meta.json")
 _RETRAIN = "retrain it on the current graph with `ringfence gnn train`"
@@ -58,6 +58,7 @@ class GnnArtifact:
         edge_types: Edge types the network passes messages along: those
             that had edges in training.
         hidden: Hidden width the network was built with.
+        layers: Rounds of message passing of the network.
         dropout: Dropout used while training.
         metrics: Test metrics of the GNN and the baselines.
         summary: Training data summary (counts, fraud rate, split, seed,
@@ -69,6 +70,7 @@ class GnnArtifact:
     state_dict: dict[str, torch.Tensor]
     edge_types: list[tuple[str, str, str]]
     hidden: int = 64
+    layers: int = 4
     dropout: float = 0.2
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -82,7 +84,11 @@ class GnnArtifact:
         """
         in_dims = {nt: len(names) for nt, names in self.schema.node_features.items()}
         net = RingSage(
-            in_dims, self.edge_types, hidden=self.hidden, dropout=self.dropout
+            in_dims,
+            self.edge_types,
+            hidden=self.hidden,
+            layers=self.layers,
+            dropout=self.dropout,
         )
         try:
             net.load_state_dict(self.state_dict)
@@ -114,6 +120,7 @@ def save_model(artifact: GnnArtifact, path_dir: str | Path) -> Path:
         "feature_version": artifact.schema.version,
         "edge_types": [list(et) for et in artifact.edge_types],
         "hidden": artifact.hidden,
+        "layers": artifact.layers,
         "dropout": artifact.dropout,
         "training": artifact.summary,
     }
@@ -150,6 +157,7 @@ def load_model(
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
         edge_types = [(str(s), str(r), str(d)) for s, r, d in meta["edge_types"]]
         hidden, dropout = int(meta["hidden"]), float(meta["dropout"])
+        layers = int(meta["layers"])
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ModelError(
             f"GNN model at {path} is unreadable ({exc}); {_RETRAIN}"
@@ -166,6 +174,7 @@ def load_model(
         state_dict=state,
         edge_types=edge_types,
         hidden=hidden,
+        layers=layers,
         dropout=dropout,
         metrics=metrics,
         summary=meta.get("training", {}),
