@@ -22,7 +22,7 @@ Merge rules (those of :mod:`ringfence.graph.embedded`):
 
 Memory: an identifier's line is written when its first batch ends, so only
 its key stays in memory; accounts, links (two packed integers each) and
-products stay until :meth:`CsvSpool.finish`. About 1.5 KB per account.
+products stay until :meth:`CsvSpool.finish`: about 2.5 KB per account.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ringfence.config import Config
-from ringfence.errors import StoreError
+from ringfence.errors import InputError, StoreError
 from ringfence.generate import generate
 from ringfence.graph.base import GraphStore
 from ringfence.graph.embedded import EmbeddedStore
@@ -115,3 +115,21 @@ def test_bulk_import_builds_the_loaded_graph_and_refuses_a_full_database(
         assert _model(bolt) == bulk_model
         for got, want in zip(_frames(bolt), _frames(embedded), strict=True):
             pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.neo4j
+def test_a_failed_bulk_import_leaves_the_server_running_and_empty(
+    tmp_path: Path, dedicated_neo4j: tuple[Path, dict[str, str], int]
+) -> None:
+    home, env, _pid = dedicated_neo4j
+    bad = tmp_path / "accounts.csv"
+    bad.write_text("account_id,phone\nA-1,+447700900123\n")
+
+    with pytest.raises(InputError, match="created_at"):
+        bulk_import([bad], config=Config(), reports_dir=tmp_path / "loads",
+                    home=home, password=env["NEO4J_PASSWORD"], heap="1g",
+                    pagecache="256m")
+
+    with Neo4jStore(env["NEO4J_URI"], "neo4j", env["NEO4J_PASSWORD"]) as store:
+        assert isinstance(store, Neo4jStore)
+        assert store._rows("MATCH (n) RETURN count(n)") == [(0,)]
