@@ -13,8 +13,7 @@ Usage::
 
     python bench/bench_gnn.py [--accounts 200000] [--fraud-rate 0.015]
                               [--split time|random] [--label-rate 0.3]
-                              [--layers 4] [--recompute auto|on|off]
-                              [--seed 7] [--out bench/out]
+                              [--layers 4] [--seed 7] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -39,10 +38,6 @@ def main() -> None:
                         help="share of accounts with a known label")
     parser.add_argument("--layers", type=int, default=4,
                         help="rounds of message passing of the GNN")
-    parser.add_argument("--recompute", choices=["auto", "on", "off"],
-                        default="auto",
-                        help="recompute inner states in the backward pass "
-                             "(auto: from 3,000,000 links)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     args = parser.parse_args()
@@ -67,9 +62,8 @@ def main() -> None:
     prepared = time.perf_counter() - started
 
     started = time.perf_counter()
-    recompute = {"auto": None, "on": True, "off": False}[args.recompute]
     result = train_gnn(snapshot, seed=args.seed, split=args.split,
-                       layers=args.layers, recompute=recompute)
+                       layers=args.layers)
     train_wall = time.perf_counter() - started
     metrics = result.metrics
     best_baseline = max(metrics["features_only"]["auprc"],
@@ -88,14 +82,13 @@ def main() -> None:
             metrics["gnn"]["auprc"] - best_baseline, 4),
         "train_wall_s": round(train_wall, 1),
         "epochs_run": metrics.get("epochs_run"),
-        "recompute": metrics.get("recompute"),
         "prepare_s": round(prepared, 1),
         "peak_rss_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "command": f"python bench/bench_gnn.py --accounts {args.accounts} "
                    f"--fraud-rate {args.fraud_rate} --split {args.split} "
                    f"--label-rate {args.label_rate} --layers {args.layers} "
-                   f"--recompute {args.recompute} --seed {args.seed}",
+                   f"--seed {args.seed}",
     }), flush=True)
 
 

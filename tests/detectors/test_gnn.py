@@ -349,15 +349,6 @@ def test_same_seed_gives_identical_scores(graph: _Graph) -> None:
     assert first.scores.nunique() > len(first.scores) // 2
 
 
-def test_recomputing_states_trains_the_same_network(graph: _Graph) -> None:
-    snapshot = graph.snapshot(include_late=False)
-    kept = train_gnn(snapshot, seed=3, epochs=6, patience=6, recompute=False)
-    redone = train_gnn(snapshot, seed=3, epochs=6, patience=6, recompute=True)
-
-    assert redone.metrics["recompute"] and not kept.metrics["recompute"]
-    assert np.allclose(kept.scores.to_numpy(), redone.scores.to_numpy(), atol=1e-5)
-
-
 def test_time_split_trains_on_older_accounts(graph: _Graph) -> None:
     result = train_gnn(
         graph.snapshot(include_late=False), split="time", epochs=12, patience=12

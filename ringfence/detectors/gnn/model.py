@@ -22,7 +22,6 @@ import warnings
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.utils import to_torch_csr_tensor
@@ -49,10 +48,6 @@ class RingSage(nn.Module):
         dropout: Dropout on the account states while training (default
             0.2). Identifier states are not dropped: there are many more of
             them and each is rebuilt from its holders anyway.
-        recompute: Keep only each round's output while training and
-            recompute the rest during the backward pass (default False):
-            about a third more time for a fraction of the memory. The
-            weights and scores are the same either way.
 
     Shapes:
         ``forward`` takes ``x_dict`` (``[n_type, in_dims[type]]`` per node
@@ -78,7 +73,6 @@ class RingSage(nn.Module):
         hidden: int = 64,
         layers: int = 4,
         dropout: float = 0.2,
-        recompute: bool = False,
     ) -> None:
         super().__init__()
         if layers < 2:
@@ -86,7 +80,6 @@ class RingSage(nn.Module):
         self.edge_types: list[EdgeType] = [(s, r, d) for s, r, d in edge_types]
         self.layers = layers
         self.dropout = dropout
-        self.recompute = recompute
         self.convs = nn.ModuleList()
         self.roots = nn.ModuleList()
         dims = dict(in_dims)
@@ -120,10 +113,7 @@ class RingSage(nn.Module):
         h = dict(x_dict)
         states = []
         for depth in range(self.layers):
-            if self.recompute and self.training and torch.is_grad_enabled():
-                h = checkpoint(self._round, depth, h, adj, use_reentrant=False)
-            else:
-                h = self._round(depth, h, adj)
+            h = self._round(depth, h, adj)
             states.append(h[ACCOUNT])
         return self.head(torch.cat(states, dim=-1)).squeeze(-1)
 

@@ -43,10 +43,7 @@ logger = logging.getLogger(__name__)
 Split = Literal["random", "time"]
 
 _FRACTIONS = (0.6, 0.2)  # train, validation; the rest is test
-# From this many links on, training recomputes each round's inner states in
-# the backward pass instead of keeping them (four rounds over a million
-# accounts would otherwise hold some 15 GiB of them).
-_RECOMPUTE_LINKS = 3_000_000
+
 _MIN_PER_CLASS = 3
 _LR = 0.01
 _WEIGHT_DECAY = 5e-4
@@ -86,7 +83,6 @@ def train_gnn(
     patience: int = 20,
     hidden: int = 64,
     layers: int = 4,
-    recompute: bool | None = None,
     device: str | None = None,
     threads: int | None = None,
 ) -> TrainResult:
@@ -106,10 +102,6 @@ def train_gnn(
         hidden: Hidden width (default 64).
         layers: Rounds of message passing (default 4, which reaches the
             accounts two shared identifiers away); at least 2.
-        recompute: Trade time for memory: keep only each round's output
-            and recompute the rest in the backward pass (same weights and
-            scores, about a third slower). Default: on from 3,000,000
-            links (about 500,000 accounts).
         device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
         threads: CPU threads for torch and the baselines. Default: 2, or 1
             for graphs under 100,000 links, where waking a second thread
@@ -164,10 +156,8 @@ def train_gnn(
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with torch_settings(n_threads):
         start = time.perf_counter()
-        if recompute is None:
-            recompute = len(links) >= _RECOMPUTE_LINKS
         net, history = _fit(
-            data, y, parts, seed, epochs, patience, (hidden, layers, recompute), dev
+            data, y, parts, seed, epochs, patience, (hidden, layers), dev
         )
         train_seconds = time.perf_counter() - start
         with torch.no_grad():
@@ -276,17 +266,15 @@ def _fit(
     seed: int,
     epochs: int,
     patience: int,
-    shape: tuple[int, int, bool],
+    shape: tuple[int, int],
     dev: torch.device,
 ) -> tuple[RingSage, dict[str, Any]]:
     """Full-batch training with early stopping; returns the best network."""
     torch.manual_seed(seed)
     in_dims = {nt: int(data[nt].x.shape[1]) for nt in data.node_types}
     active = [et for et in data.edge_types if data[et].num_edges > 0]
-    hidden, layers, recompute = shape
-    net = RingSage(
-        in_dims, active, hidden=hidden, layers=layers, recompute=recompute
-    ).to(dev)
+    hidden, layers = shape
+    net = RingSage(in_dims, active, hidden=hidden, layers=layers).to(dev)
     x_dict, edge_dict = network_inputs(data, dev)
     target = torch.as_tensor(y, dtype=torch.float32, device=dev)
     train = torch.as_tensor(parts["train"], device=dev)
@@ -329,12 +317,7 @@ def _fit(
 
     net.load_state_dict(best_state)
     net.eval()
-    history = {
-        "best_epoch": best_epoch,
-        "epochs_run": epoch,
-        "val_auprc": best[0],
-        "recompute": recompute,
-    }
+    history = {"best_epoch": best_epoch, "epochs_run": epoch, "val_auprc": best[0]}
     return net, history
 
 
