@@ -40,9 +40,10 @@ The population (probabilities are per person unless stated):
 * 0.3% of legit US ids break the SSN rules and 0.5% of legit Thai ids fail
   the check digit (typing errors), so an invalid id alone is not fraud.
 * Fraud, ``fraud_rate`` of the accounts: 10% ``isolated_fraud`` (nothing
-  shared), then of the rest 35% ``synthetic_ring``, 25% ``bust_out_ring``,
-  20% ``multi_account`` and 20% ``camouflaged_ring``. Typologies and
-  parameters are described at :func:`generate`. Members of synthetic and
+  shared), then of the rest 45% ``synthetic_ring``, 30% ``bust_out_ring``
+  and 25% ``multi_account``; with ``camouflaged_rings`` 35%, 25%, 20% and
+  20% ``camouflaged_ring``. Typologies and parameters are described at
+  :func:`generate`. Members of synthetic and
   bust-out rings and isolated fraud pick handle-style emails
   (``tiger4821@...``) 20% of the time, legit people 6%.
 * Noise on legit rows only: 0.5% of rows get a placeholder in one field
@@ -63,6 +64,7 @@ costs more.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -169,6 +171,7 @@ def generate(
     start: str = "2024-01-01",
     days: int = 730,
     label_rate: float = 0.3,
+    camouflaged_rings: bool = False,
 ) -> GeneratedFiles:
     """Write a synthetic population of loan accounts with planted fraud rings.
 
@@ -233,6 +236,10 @@ def generate(
         start: First calendar day of account creation (ISO date, UTC).
         days: Length of the creation window in days.
         label_rate: Share of accounts with a known label, in [0, 1].
+        camouflaged_rings: Add the ``camouflaged_ring`` typology (a fifth
+            of ring fraud). Off by default: the rule detector alone cuts
+            these chains of weak links apart, and they are there to test
+            what only a model of the neighbourhood (the GNN) sees.
 
     Returns:
         The written paths and the head counts.
@@ -248,6 +255,7 @@ def generate(
     cfg = _check_settings(
         n_accounts, seed, fraud_rate, locales, fmt, start, days, label_rate
     )
+    cfg = dataclasses.replace(cfg, camouflaged=bool(camouflaged_rings))
     began = time.perf_counter()
     pop = _Builder(cfg).build()
     out = Path(out_dir)
@@ -402,6 +410,7 @@ class _Config:
     start_s: int
     span_days: int
     label_rate: float
+    camouflaged: bool = False
 
 
 def _check_settings(
@@ -1134,15 +1143,19 @@ class _Builder:
         budget = max(0, target - sum(g.size for g in groups))
         isolated = round(0.1 * budget)
         rest = budget - isolated
-        synthetic = round(0.35 * rest)
-        bust_out = round(0.25 * rest)
-        multi = round(0.20 * rest)
-        shares = (
+        share = (0.35, 0.25, 0.20) if cfg.camouflaged else (0.45, 0.30, 0.25)
+        synthetic = round(share[0] * rest)
+        bust_out = round(share[1] * rest)
+        multi = rest - synthetic - bust_out
+        if cfg.camouflaged:
+            multi = round(share[2] * rest)
+        shares: list[tuple[int, int, int, int]] = [
             (_SYNTHETIC, synthetic, 4, 15),
             (_BUST_OUT, bust_out, 4, 15),
             (_MULTI, multi, 3, 8),
-            (_CAMOUFLAGED, rest - synthetic - bust_out - multi, 6, 15),
-        )
+        ]
+        if cfg.camouflaged:
+            shares.append((_CAMOUFLAGED, rest - synthetic - bust_out - multi, 6, 15))
         for typology, amount, lo, hi in shares:
             sizes, left = _split_sizes(rng, amount, lo, hi)
             groups += [_Group(typology, size) for size in sizes]

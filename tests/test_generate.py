@@ -222,7 +222,7 @@ def test_fraud_share_matches_the_fraud_rate(truth: pd.DataFrame) -> None:
 
 def test_every_typology_appears_at_5000_accounts(truth: pd.DataFrame) -> None:
     counts = truth["typology"].value_counts()
-    assert set(counts.index) == TYPOLOGIES
+    assert set(counts.index) == TYPOLOGIES - {"camouflaged_ring"}  # opt-in
     isolated = truth[truth["typology"] == "isolated_fraud"]
     assert (isolated["ring_id"] == "").all()
     in_rings = truth[truth["typology"].isin(TYPOLOGIES - {"legit", "isolated_fraud"})]
@@ -309,8 +309,10 @@ def test_some_ring_members_carry_a_link_to_a_legit_account(
 
 
 def test_camouflaged_rings_are_chains_of_weak_links_among_honest_ones(
-    accounts: pd.DataFrame, truth: pd.DataFrame
+    tmp_path: Path,
 ) -> None:
+    files = generate(tmp_path, N, seed=11, camouflaged_rings=True)
+    accounts, truth = read(files.accounts), read(files.truth)
     keys = links(accounts, LINK_COLUMNS)
     legit = set(truth.loc[truth["is_fraud"] == "0", "account_id"])
     camouflaged = truth[truth["typology"] == "camouflaged_ring"]
@@ -333,14 +335,11 @@ def test_camouflaged_rings_are_chains_of_weak_links_among_honest_ones(
 def test_legit_hubs_are_big_and_mostly_legit(
     accounts: pd.DataFrame, truth: pd.DataFrame
 ) -> None:
-    # Ring members borrow public devices as camouflage: at 2% fraud about
-    # one holder in eleven of a public device is a ring member, and at 5,000
-    # accounts the largest public device has only some 55 holders.
     legit = set(truth.loc[truth["is_fraud"] == "0", "account_id"])
     for column, least in (("device_id", 50), ("ip", 100)):
         holders = max(links(accounts, [column]).values(), key=len)
         assert len(holders) >= least
-        assert len(holders & legit) / len(holders) > 0.85
+        assert len(holders & legit) / len(holders) > 0.9
 
 
 def test_about_three_percent_of_accounts_have_a_second_row(
@@ -396,8 +395,7 @@ def test_legit_national_ids_mostly_pass_validity_rules(
     ids = ids[~ids.map(is_noise)]
     ok = ids.map(valid)
     assert ok[ok.index.isin(legit)].mean() > 0.99
-    # camouflaged rings use only valid ids, so about one fraud id in six fails
-    assert ok[~ok.index.isin(legit)].mean() < 0.9
+    assert ok[~ok.index.isin(legit)].mean() < 0.85
 
 
 def test_labels_cover_both_classes_at_the_label_rate(

@@ -36,14 +36,18 @@ __all__ = ["COMMANDS"]
               default="csv", show_default=True, help="Accounts file format.")
 @click.option("--fraud-rate", type=click.FloatRange(0.0, 0.5), default=0.02,
               show_default=True)
+@click.option("--camouflaged-rings", is_flag=True,
+              help="Add rings camouflaged among honest accounts: chains of "
+              "devices and phones each shared by two members.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def generate(n_accounts: int, seed: int, out: str, fmt: str, fraud_rate: float,
-             as_json: bool) -> None:
+             camouflaged_rings: bool, as_json: bool) -> None:
     """Write a synthetic population with fraud rings and its ground truth."""
     from ringfence.generate import generate as make
 
     started = time.perf_counter()
-    files = make(Path(out), n_accounts, seed, fraud_rate=fraud_rate, fmt=fmt)
+    files = make(Path(out), n_accounts, seed, fraud_rate=fraud_rate, fmt=fmt,
+                 camouflaged_rings=camouflaged_rings)
     info = {
         "accounts_file": str(files.accounts),
         "loans_file": str(files.loans),

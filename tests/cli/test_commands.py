@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -39,6 +40,17 @@ def loaded(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_generate_writes_the_three_tables(generated: Path) -> None:
     for name in ("accounts.csv", "loans.csv", "truth.csv"):
         assert (generated / name).stat().st_size > 0
+
+
+def test_generate_adds_camouflaged_rings_on_request(
+    generated: Path, tmp_path: Path
+) -> None:
+    _invoke("generate", "--accounts", "3000", "--seed", "3", "--out",
+            str(tmp_path), "--camouflaged-rings", "--json")
+    with_them = pd.read_csv(tmp_path / "truth.csv", dtype=str)
+    without = pd.read_csv(generated / "truth.csv", dtype=str)
+    assert "camouflaged_ring" in set(with_them["typology"])
+    assert "camouflaged_ring" not in set(without["typology"])
 
 
 def test_load_prints_the_accounting(generated: Path, tmp_path: Path) -> None:
