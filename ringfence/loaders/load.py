@@ -180,15 +180,41 @@ def _nested_columns(row: dict[str, str]) -> set[str]:
     return {_COLUMN_ALIASES.get(n, n) for n in names.split("\x00") if n}
 
 
+def _sweep_parts(directory: Path) -> None:
+    """Remove report files left half-written by loads that were killed.
+
+    A ``.part`` file names the process writing it; one whose process is gone
+    will never be finished.
+    """
+    for part in directory.glob(".*.part"):
+        pid = part.name[: -len(".part")].rpartition(".")[2]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        logger.info("removing %s, left by an interrupted load", part.name)
+        part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 class _Reports:
     """Rejects and ignored-values files written while a load streams."""
 
     def __init__(self, directory: Path, stem: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        _sweep_parts(directory)
         self.final_rejects = directory / f"{stem}-rejects.csv"
         self.final_ignored = directory / f"{stem}-ignored.csv"
-        self._tmp_rejects = directory / f".{stem}-rejects.csv.part"
-        self._tmp_ignored = directory / f".{stem}-ignored.csv.part"
+        pid = os.getpid()
+        self._tmp_rejects = directory / f".{stem}-rejects.csv.{pid}.part"
+        self._tmp_ignored = directory / f".{stem}-ignored.csv.{pid}.part"
         self._fh: list[IO[str]] = []
         self.rejects = self._writer(self._tmp_rejects)
         self.ignored = self._writer(self._tmp_ignored)

@@ -168,3 +168,24 @@ def test_loading_with_another_national_id_key_is_refused(
     with pytest.raises(ConfigError, match="hashed with another key"):
         load_files(store, [src], config=Config(), reports_dir=tmp_path / "r")
     assert store.counts() == counts
+
+
+def test_a_load_removes_report_parts_of_killed_loads(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = reports / f".old-accounts.csv-rejects.csv.{gone.stdout.strip()}.part"
+    live = reports / f".other-accounts.csv-rejects.csv.{os.getppid()}.part"
+    dead.write_text("source,line\n")
+    live.write_text("source,line\n")
+    store = EmbeddedStore(tmp_path / "store")
+    load_files(store, [CASES / "bank-ring" / "accounts.csv"], config=Config(),
+               reports_dir=reports)
+    assert not dead.exists()  # its writer is gone: it would never be finished
+    assert live.exists()      # its writer still runs
+    assert not [p for p in reports.glob(".*.part") if p != live]
