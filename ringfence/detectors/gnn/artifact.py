@@ -70,7 +70,7 @@ class GnnArtifact:
     state_dict: dict[str, torch.Tensor]
     edge_types: list[tuple[str, str, str]]
     hidden: int = 64
-    layers: int = 4
+    layers: int = 2
     dropout: float = 0.2
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)

@@ -5,7 +5,7 @@ every identifier summarises its holders and every account summarises its
 identifiers (``SAGEConv`` with mean aggregation, one per edge type, so each
 identifier kind keeps its own weights), and the last round only updates
 accounts. Two rounds let an account see the accounts it shares identifiers
-with (one account hop); four, the default, reach the accounts those share
+with (one account hop), the default; four reach the accounts those share
 identifiers with (two account hops). A ring that hides behind honest
 neighbours or spreads over weak links, one stranger per identifier, shows
 itself only that far out.
@@ -43,8 +43,8 @@ class RingSage(nn.Module):
             Training passes the types that had edges, so a kind never seen
             shared cannot feed untrained weights at scoring time.
         hidden: Width of every hidden layer (default 64).
-        layers: Rounds of message passing, at least 2 (default 4: two
-            account hops).
+        layers: Rounds of message passing, at least 2 (default 2: one
+            account hop; 4 reach two).
         dropout: Dropout on the account states while training (default
             0.2). Identifier states are not dropped: there are many more of
             them and each is rebuilt from its holders anyway.
@@ -71,7 +71,7 @@ class RingSage(nn.Module):
         edge_types: list[EdgeType],
         *,
         hidden: int = 64,
-        layers: int = 4,
+        layers: int = 2,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
