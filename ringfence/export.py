@@ -113,9 +113,17 @@ def _previous_export(
     if manifest.get("run_id") != run_id:
         return read_current(out), manifest.get("run_id")
     base = (manifest.get("changes") or {}).get("previous_run_id")
-    if not base or not (out / "runs" / base / "flagged.csv").exists():
+    if not base:
         return None, base
-    rows = pd.read_csv(out / "runs" / base / "flagged.csv",
+    # The previous run may have been published again as <base>.<n>, and
+    # runs/<base> itself removed: any complete copy holds the same rows.
+    copies = sorted(
+        (p for p in _run_dirs(out / "runs", base) if (p / "flagged.csv").exists()),
+        key=lambda p: (p.name != base, p.name),
+    )
+    if not copies:
+        return None, base
+    rows = pd.read_csv(copies[0] / "flagged.csv",
                        dtype={"account_id": str, "ring_id": str},
                        keep_default_na=False)
     return rows, base

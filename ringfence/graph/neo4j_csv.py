@@ -318,7 +318,10 @@ class CsvSpool(LoadWriter):
         )
         has.close()
         counts["links"] = has.rows
-        args.append(f"--relationships=HAS={has.path}")
+        if kinds:
+            # Without an identifier file the importer knows no Identifier
+            # group and refuses the whole import, even with no HAS rows.
+            args.append(f"--relationships=HAS={has.path}")
 
         # A product whose account is not in the load stays unattached, as
         # on a Bolt load.

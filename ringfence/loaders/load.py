@@ -73,7 +73,7 @@ _COLUMN_ALIASES = {"device": "device_id", "ip_address": "ip", "dob": "date_of_bi
 # direction overrides), line/paragraph separators and undecodable bytes:
 # an id holding one looks like another id, or breaks the views that show it.
 _BAD_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_UNDECODABLE_RE = re.compile("[\udc80-\udcff]")
+_UNDECODABLE_RE = re.compile("[\ud800-\udfff]")
 # Larger amounts are not money but mistakes, and their sums overflow.
 _MAX_AMOUNT = 1e15
 # ISO dates are held to the range epoch seconds are: 1970 up to 2100.

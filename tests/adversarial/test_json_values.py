@@ -65,3 +65,19 @@ def test_parquet_list_and_struct_columns_that_are_not_used_do_not_reject(
     report, _ = _load(tmp_path, src)
     assert report["rows_accepted"] == 1
     assert len(EmbeddedStore(tmp_path / "store").links(["P1"])) == 0
+
+
+def test_lone_surrogate_escapes_reject_the_row_instead_of_failing_the_load(
+    tmp_path: Path,
+) -> None:
+    # "\ud800" is valid JSON text but no Unicode character: SQLite, the
+    # importer's UTF-8 files and the rejects file cannot hold it.
+    src = tmp_path / "a.jsonl"
+    src.write_text(
+        '{"account_id": "S1", "created_at": "2026-01-01"}\n'
+        '{"account_id": "S2", "created_at": "2026-01-01", "full_name": "\\ud800"}\n'
+        '{"account_id": "S3", "created_at": "2026-01-01", "device_id": "d\\ud83d"}\n'
+    )
+    report, rejects = _load(tmp_path, src)
+    assert (report["rows_accepted"], report["rows_rejected"]) == (1, 2)
+    assert [r["column"] for r in rejects] == ["full_name", "device_id"]
