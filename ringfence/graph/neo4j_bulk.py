@@ -42,6 +42,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -146,6 +147,15 @@ def _run_importer(
             "be empty or partial: fix the cause and import again"
         )
     logger.debug("neo4j importer output:\n%s", proc.stdout[-4000:])
+
+
+def _discard_database(home: Path) -> None:
+    """Remove the store and transaction files of the imported database."""
+    for part in ("databases", "transactions"):
+        path = home / "data" / part / _DATABASE
+        if path.exists():
+            logger.warning("removing %s, left unusable by a failed import", path)
+            shutil.rmtree(path)
 
 
 class _Stopping:
@@ -260,6 +270,7 @@ def bulk_import(
         # 2-4. The server shuts down while the rows are normalised (that is
         # mostly waiting for it); whatever happens next, it is started again.
         stopping = _Stopping(home)
+        importing = False
         try:
             # 2. normalise and merge into the importer's files
             mark = time.perf_counter()
@@ -274,15 +285,27 @@ def bulk_import(
             # 3. import once the server is down
             mark = time.perf_counter()
             stopping.wait()
+            importing = True
             _run_importer(home, files.args, files.multiline, heap,
                           work / "import.report")
+            importing = False
             seconds["import"] = time.perf_counter() - mark
         finally:
             stopping.wait(raise_error=False)
-            # 4. start again
+            if importing:
+                # The importer failed half-way: its database would not open.
+                # It was empty before (checked above), so nothing is lost by
+                # letting the server create it afresh.
+                _discard_database(home)
+            # 4. start again; a failure to start must not hide the import's
             mark = time.perf_counter()
-            neo4j_server.start(home, password=pw, bolt_port=port, heap=heap,
-                               pagecache=pagecache)
+            try:
+                neo4j_server.start(home, password=pw, bolt_port=port, heap=heap,
+                                   pagecache=pagecache)
+            except StoreError as exc:
+                if not importing:
+                    raise
+                logger.error("the server of %s did not start again: %s", home, exc)
             seconds["restart"] = time.perf_counter() - mark
         counts, kinds = files.counts, files.kinds
 

@@ -133,3 +133,32 @@ def test_a_failed_bulk_import_leaves_the_server_running_and_empty(
     with Neo4jStore(env["NEO4J_URI"], "neo4j", env["NEO4J_PASSWORD"]) as store:
         assert isinstance(store, Neo4jStore)
         assert store._rows("MATCH (n) RETURN count(n)") == [(0,)]
+
+
+@pytest.mark.neo4j
+def test_an_importer_failure_is_reported_and_leaves_a_usable_empty_database(
+    tmp_path: Path, dedicated_neo4j: tuple[Path, dict[str, str], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ringfence.graph import neo4j_bulk
+
+    home, env, _pid = dedicated_neo4j
+    real = neo4j_bulk._run_importer
+
+    def broken(home: Path, args: Any, *rest: Any) -> None:
+        # A relationship file naming a node group nobody imported: Neo4j's
+        # importer gives up after it has begun writing the database.
+        missing = tmp_path / "rels.csv"
+        missing.write_text(":START_ID(Nowhere),:END_ID(Nowhere)\n1,2\n")
+        real(home, [*args, f"--relationships=BROKEN={missing}"], *rest)
+
+    monkeypatch.setattr(neo4j_bulk, "_run_importer", broken)
+    files = generate(tmp_path / "data", 200, seed=5)
+    with pytest.raises(StoreError, match="import failed"):
+        bulk_import([files.accounts], config=Config(),
+                    reports_dir=tmp_path / "loads", home=home,
+                    password=env["NEO4J_PASSWORD"], heap="1g", pagecache="256m")
+
+    with Neo4jStore(env["NEO4J_URI"], "neo4j", env["NEO4J_PASSWORD"]) as store:
+        assert isinstance(store, Neo4jStore)
+        assert store._rows("MATCH (n) RETURN count(n)") == [(0,)]
