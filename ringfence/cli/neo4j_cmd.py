@@ -10,15 +10,19 @@ on stdout (everything else goes to stderr), so a shell can take them with
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ringfence.cli.neo4j_bulk_cmd import import_command
 
 __all__ = ["neo4j_group"]
+
+logger = logging.getLogger(__name__)
 
 _HOME_HELP = (
     "Server home: jars, configuration, data and logs "
@@ -53,9 +57,13 @@ def neo4j_group() -> None:
     "--env-file", type=click.Path(dir_okay=False),
     help="Also write the export lines to this file (mode 0600).",
 )
+@click.option(
+    "--warm/--no-warm", default=True, show_default=True,
+    help="Read the indexes and stores once, so that the first queries are fast.",
+)
 def start(
     home: str | None, port: int, heap: str, pagecache: str, wait_s: float,
-    env_file: str | None,
+    env_file: str | None, warm: bool,
 ) -> None:
     """Start the server (fetching its jars with Maven the first time).
 
@@ -67,6 +75,8 @@ def start(
     info = neo4j_server.start(
         home, bolt_port=port, heap=heap, pagecache=pagecache, wait_s=wait_s
     )
+    if warm:
+        _warm(info)
     lines = _export_lines(info.env())
     if env_file:
         path = Path(env_file)
@@ -81,6 +91,25 @@ def start(
         err=True,
     )
     click.echo(lines, nl=False)
+
+
+def _warm(info: Any) -> None:
+    """Warm the page cache; a failure only costs speed, so it is logged."""
+    import time
+
+    from ringfence.errors import RingfenceError
+    from ringfence.graph.neo4j_store import Neo4jStore
+
+    started = time.perf_counter()
+    try:
+        with Neo4jStore(info.uri, info.user, info.password) as store:
+            assert isinstance(store, Neo4jStore)
+            read = store.warm_up()
+    except RingfenceError as exc:
+        logger.warning("could not warm the Neo4j page cache: %s", exc)
+        return
+    logger.info("warmed the Neo4j page cache: %d entries in %.1fs", read,
+                time.perf_counter() - started)
 
 
 @neo4j_group.command()
