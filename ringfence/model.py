@@ -30,6 +30,7 @@ __all__ = [
     "Tier",
     "account_record",
     "account_row",
+    "product_row",
     "kind_label",
     "product_exposure",
 ]
@@ -175,6 +176,14 @@ def account_row(record: AccountRecord) -> AccountRow:
         record.date_of_birth, record.label,
         tuple((i.kind, i.key, i.display, i.valid, i.extra)
               for i in record.identifiers),
+    )
+
+
+def product_row(product: Product) -> ProductRow:
+    """The plain-tuple form of a product (``Product(*row)`` is its inverse)."""
+    return (
+        product.account_id, product.product, product.term_months, product.amount,
+        product.balance, product.credit_limit, product.loan_id,
     )
 
 

@@ -25,6 +25,8 @@ from ringfence.model import (
     Product,
     ProductRow,
     account_record,
+    account_row,
+    product_row,
 )
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "GraphStore",
     "LoadTarget",
     "LoadWriter",
+    "RowWriter",
     "ACCOUNT_COLUMNS",
     "DECISION_COLUMNS",
     "LINK_COLUMNS",
@@ -132,6 +135,23 @@ class LoadWriter(ABC):
         """
         self.write([account_record(r) for r in rows],
                    [Product(*p) for p in products])
+
+
+class RowWriter(LoadWriter):
+    """A writer that stores plain tuples: :meth:`write` turns records into
+    rows and hands them to :meth:`write_rows`."""
+
+    def write(
+        self, records: Sequence[AccountRecord], products: Sequence[Product]
+    ) -> None:
+        self.write_rows([account_row(r) for r in records],
+                        [product_row(p) for p in products])
+
+    @abstractmethod
+    def write_rows(
+        self, rows: Sequence[AccountRow], products: Sequence[ProductRow]
+    ) -> None:
+        """Upsert one batch of plain tuples (see :meth:`LoadWriter.write`)."""
 
 
 class LoadTarget(Protocol):

@@ -35,15 +35,15 @@ from ringfence.graph.base import (
     GraphSnapshot,
     GraphStore,
     LoadWriter,
+    RowWriter,
     run_record,
 )
 from ringfence.model import (
-    AccountRecord,
     AccountRow,
     DetectionResult,
     Product,
     ProductRow,
-    account_row,
+    product_row,
 )
 
 __all__ = ["EmbeddedStore"]
@@ -186,22 +186,12 @@ def product_key(p: ProductRow) -> str:
 
 
 def _product_key(p: Product) -> str:
-    return product_key((p.account_id, p.product, p.term_months, p.amount,
-                        p.balance, p.credit_limit, p.loan_id))
+    return product_key(product_row(p))
 
 
-class _EmbeddedWriter(LoadWriter):
+class _EmbeddedWriter(RowWriter):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-
-    def write(
-        self, records: Sequence[AccountRecord], products: Sequence[Product]
-    ) -> None:
-        self.write_rows(
-            [account_row(r) for r in records],
-            [(p.account_id, p.product, p.term_months, p.amount, p.balance,
-              p.credit_limit, p.loan_id) for p in products],
-        )
 
     def write_rows(
         self, rows: Sequence[AccountRow], products: Sequence[ProductRow]

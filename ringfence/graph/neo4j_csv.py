@@ -34,14 +34,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ringfence.errors import StoreError
-from ringfence.graph.base import LoadWriter
+from ringfence.graph.base import LoadWriter, RowWriter
 from ringfence.graph.embedded import product_key
 from ringfence.model import (
-    AccountRecord,
     AccountRow,
-    Product,
     ProductRow,
-    account_row,
 )
 
 __all__ = ["CsvSpool", "ImportFiles"]
@@ -132,7 +129,7 @@ class ImportFiles:
     kinds: list[str]
 
 
-class CsvSpool(LoadWriter):
+class CsvSpool(RowWriter):
     """A load target that builds the importer's CSV files in ``out``.
 
     It offers what :func:`ringfence.loaders.load.load_files` needs of a
@@ -169,15 +166,6 @@ class CsvSpool(LoadWriter):
         self._settings[name] = value
 
     # -- merging ---------------------------------------------------------------
-
-    def write(
-        self, records: Sequence[AccountRecord], products: Sequence[Product]
-    ) -> None:
-        self.write_rows(
-            [account_row(r) for r in records],
-            [(p.account_id, p.product, p.term_months, p.amount, p.balance,
-              p.credit_limit, p.loan_id) for p in products],
-        )
 
     def write_rows(
         self, rows: Sequence[AccountRow], products: Sequence[ProductRow]
