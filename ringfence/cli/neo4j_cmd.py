@@ -59,7 +59,8 @@ def neo4j_group() -> None:
 )
 @click.option(
     "--warm/--no-warm", default=True, show_default=True,
-    help="Read the indexes and stores once, so that the first queries are fast.",
+    help="Read the indexes and stores once after starting, so that the first "
+    "queries are fast.",
 )
 def start(
     home: str | None, port: int, heap: str, pagecache: str, wait_s: float,
@@ -72,10 +73,11 @@ def start(
     """
     from ringfence.graph import neo4j_server
 
+    was_running = neo4j_server.status(home)["running"]
     info = neo4j_server.start(
         home, bolt_port=port, heap=heap, pagecache=pagecache, wait_s=wait_s
     )
-    if warm:
+    if warm and not was_running:  # a running server's cache is already warm
         _warm(info)
     lines = _export_lines(info.env())
     if env_file:
