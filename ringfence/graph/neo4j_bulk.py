@@ -311,15 +311,16 @@ def bulk_import(
 
     # 5. the Neo4j store's own constraints and indexes
     mark = time.perf_counter()
-    # One batch, awaited once. The store's per-kind check that no other kind
-    # holds the label scans every identifier of that label; the files were
-    # written one label per kind, checked before the import.
+    # One batch, awaited once, two labels at a time (each population scans
+    # its label's nodes on one core). The store's per-kind check that no
+    # other kind holds the label scans every identifier of that label; the
+    # files were written one label per kind, checked before the import.
     with _open(uri, pw) as store:
         assert isinstance(store, Neo4jStore)
         store._schema([
             *_SCHEMA,
             *(_IDENT_CONSTRAINT.format(label=_label_of(kind)) for kind in kinds),
-        ])
+        ], workers=max(2, min(8, os.cpu_count() or 1)))
     seconds["schema"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return BulkResult(reports=reports, counts=counts,

@@ -83,6 +83,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -141,6 +142,8 @@ _SCHEMA = (
     "CREATE INDEX rf_account_next_run IF NOT EXISTS "
     "FOR (a:Account) ON (a.next_run_id)",
 )
+# The label a schema statement above is FOR.
+_SCHEMA_LABEL_RE = re.compile(r"FOR \(\w+:`?(\w+)`?\)")
 _IDENT_CONSTRAINT = (
     "CREATE CONSTRAINT rf_ident_{label}_key IF NOT EXISTS "
     "FOR (i:`{label}`) REQUIRE i.key IS UNIQUE"
@@ -675,13 +678,48 @@ class Neo4jStore(GraphStore):
 
         return self._call(False, work, auto=True)
 
-    def _schema(self, statements: Sequence[str]) -> None:
-        from neo4j.exceptions import DriverError, Neo4jError
+    def _schema(self, statements: Sequence[str], *, workers: int = 1) -> None:
+        """Run schema statements, then wait until every index is online.
+
+        Args:
+            statements: ``CREATE CONSTRAINT|INDEX ... IF NOT EXISTS`` texts of
+                this module, each ``FOR`` one label.
+            workers: Labels whose statements run side by side. A constraint
+                waits for its index to be populated from every node of its
+                label; populations of different labels can share the CPUs.
+                Statements of one label always run in turn: two at once
+                deadlock on the label's lock.
+        """
+        from neo4j.exceptions import DriverError, Neo4jError, TransientError
+
+        groups: dict[str, list[str]] = {}
+        for statement in statements:
+            match = _SCHEMA_LABEL_RE.search(statement)
+            groups.setdefault(match.group(1) if match else "", []).append(statement)
+
+        def run(group: list[str]) -> None:
+            with self._driver.session(database=self.database) as session:
+                for statement in group:
+                    for attempt in range(5):
+                        try:
+                            session.run(statement).consume()
+                            break
+                        except TransientError:
+                            # IF NOT EXISTS: running it again is harmless.
+                            if attempt == 4:
+                                raise
+                            time.sleep(0.2 * (attempt + 1))
 
         try:
+            # Largest groups first, so that the last one to start is short.
+            ordered = sorted(groups.values(), key=len, reverse=True)
+            if workers <= 1 or len(ordered) <= 1:
+                for group in ordered:
+                    run(group)
+            else:
+                with ThreadPoolExecutor(workers, "neo4j-schema") as pool:
+                    list(pool.map(run, ordered))  # re-raises a group's error
             with self._driver.session(database=self.database) as session:
-                for statement in statements:
-                    session.run(statement).consume()
                 session.run("CALL db.awaitIndexes(300)").consume()
         except Neo4jError as exc:
             raise StoreError(
