@@ -1056,7 +1056,11 @@ def _tidy(token: str) -> str:
 
 def _address_once(text: str, default: str) -> Identifier | Skip:
     """Parse cleaned text once and build the identifier."""
-    address = _parse_address(text, default)
+    return _address_of(_parse_address(text, default))
+
+
+def _address_of(address: _Address) -> Identifier | Skip:
+    """Build the identifier of a parsed address."""
     building = " ".join(address.building)
     if not any(c.isalpha() for c in building):
         return _NO_PLACE
@@ -1088,6 +1092,44 @@ def _address_once(text: str, default: str) -> Identifier | Skip:
     )
 
 
+_SETTLE_BREAKERS = _UNIT_WORDS | _FLOOR_WORDS
+
+
+def _settled(address: _Address) -> bool:
+    """Whether the display of a parse of ASCII text parses the same way.
+
+    The display lists the building words as they are, then the state code,
+    the ZIP code, the country when it is not the default, and ", Unit X" or
+    ", Floor N". Reading it again gives back the same parse unless one of
+    these holds, each a way for the display to read differently:
+
+    * a building word is a unit or floor designator ("Flat Rock Rd"): it is
+      now followed by the state, ZIP or unit instead of what followed it;
+    * the state is Florida without a ZIP code: "FL" is also a floor
+      designator, and "5th FL" reads as a floor (a ZIP after it says state);
+    * a ZIP code without a state, after a building that ends like a state
+      ("... OR"): once the ZIP is found no state is looked for, but the
+      display may now put them side by side;
+    * the country is shown: it may join the building's last words into a
+      longer spelling ("Kingdom Of" + "Thailand");
+    * the unit is a floor, or a unit that starts like one ("FL2").
+
+    Words are canonical already (canonicalising twice changes nothing), and
+    no state code, ZIP code or "unit" joins the word before it, so those
+    are the only ways. Anything else takes the second parse.
+    """
+    if address.country or address.unit.startswith("fl"):
+        return False
+    if address.state == "fl" and not address.postcode:
+        return False
+    if address.postcode and not address.state and (
+        address.building[-1] in _US_STATES
+        or address.building[-1] in _STATE_LAST_WORDS
+    ):
+        return False
+    return _SETTLE_BREAKERS.isdisjoint(address.building)
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _address_core(text: str, default_country: str) -> Identifier | Skip:
     code = default_country.strip().upper()
@@ -1105,8 +1147,12 @@ def _address_core(text: str, default_country: str) -> Identifier | Skip:
     # An address is keyed by the fixed point of "parse, then display": the
     # display drops commas, so garbled input ("Third Court FL") can read
     # differently the second time. Real addresses settle at once; the second
-    # parse is what guarantees that a display normalises to its own key.
-    result = _address_once(text, default)
+    # parse is what guarantees that a display normalises to its own key, and
+    # it is skipped only where _settled() shows it would change nothing.
+    address = _parse_address(text, default)
+    result = _address_of(address)
+    if isinstance(result, Skip) or (text.isascii() and _settled(address)):
+        return result
     for _ in range(4):
         if isinstance(result, Skip):
             return result
