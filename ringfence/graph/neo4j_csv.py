@@ -27,6 +27,7 @@ products stay until :meth:`CsvSpool.finish`: about 2.5 KB per account.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ _SETTINGS_HEADER = ":ID(Meta),name,value"
 # and identifier numbers.
 _LOW = (1 << 32) - 1
 _LINES = 50_000
+# From this many links on, a second process writes the links file.
+_FORK_LINKS = 50_000
 
 
 def _quote(value: str) -> str:
@@ -77,6 +80,16 @@ def _text(value: str | None) -> str:
 
 def _real(value: float | None) -> str:
     return "" if value is None else repr(float(value))
+
+
+def _write_links(path: Path, links: dict[int, int]) -> None:
+    """Write the HAS file: one line per link, its two ends and its span."""
+    has = _Lines(path, _HAS_HEADER)
+    has.write_all(
+        f"{link >> 32},{link & _LOW},{span >> 32},{span & _LOW}"
+        for link, span in links.items()
+    )
+    has.close()
 
 
 class _Lines:
@@ -257,15 +270,55 @@ class CsvSpool(RowWriter):
         """Write the remaining files and close every file.
 
         Raises:
-            StoreError: An identifier kind cannot be a Neo4j label.
+            StoreError: An identifier kind cannot be a Neo4j label, or a
+                file could not be written.
         """
-        from ringfence.graph.neo4j_store import _label_of
-
         self.close()
         args: list[str] = []
         counts: dict[str, int] = {}
-        multiline = False
 
+        # The links file is the largest and depends on nothing else: a
+        # forked copy of this process writes it while this one writes the
+        # others (its lines are numbers only, never multi-line).
+        has_path = self.out / "has.csv"
+        writer: Any = None
+        if len(self._links) >= _FORK_LINKS and "fork" in mp.get_all_start_methods():
+            writer = mp.get_context("fork").Process(
+                target=_write_links, args=(has_path, self._links),
+                name="ringfence-links-writer", daemon=True,
+            )
+            writer.start()
+        else:
+            _write_links(has_path, self._links)
+        try:
+            multiline, kinds = self._write_nodes(args, counts)
+        except BaseException:
+            if writer is not None:
+                writer.kill()
+                writer.join()
+            raise
+        if writer is not None:
+            writer.join()
+            if writer.exitcode != 0:
+                raise StoreError(
+                    f"writing {has_path} failed (its writer exited with "
+                    f"{writer.exitcode}): is the disk full?"
+                )
+        counts["links"] = len(self._links)
+        if kinds:
+            # Without an identifier file the importer knows no Identifier
+            # group and refuses the whole import, even with no HAS rows.
+            args.append(f"--relationships=HAS={has_path}")
+        args.append(f"--relationships=HOLDS={self.out / 'holds.csv'}")
+        return ImportFiles(args, counts, multiline, kinds)
+
+    def _write_nodes(
+        self, args: list[str], counts: dict[str, int]
+    ) -> tuple[bool, list[str]]:
+        """Write every file but the links; return (multiline, kinds)."""
+        from ringfence.graph.neo4j_store import _label_of
+
+        multiline = False
         accounts = _Lines(self.out / "accounts.csv", _ACCOUNTS_HEADER)
         accounts.write_all(
             f"{n},{_quote(aid)},{created},{_quote(name)},{_quote(dob)},"
@@ -299,18 +352,6 @@ class CsvSpool(RowWriter):
             multiline |= idents.multiline
             args.append(f"--nodes=Identifier:{label}={idents.path}")
 
-        has = _Lines(self.out / "has.csv", _HAS_HEADER)
-        has.write_all(
-            f"{link >> 32},{link & _LOW},{span >> 32},{span & _LOW}"
-            for link, span in self._links.items()
-        )
-        has.close()
-        counts["links"] = has.rows
-        if kinds:
-            # Without an identifier file the importer knows no Identifier
-            # group and refuses the whole import, even with no HAS rows.
-            args.append(f"--relationships=HAS={has.path}")
-
         # A product whose account is not in the load stays unattached, as
         # on a Bolt load.
         products = _Lines(self.out / "products.csv", _PRODUCTS_HEADER)
@@ -340,7 +381,6 @@ class CsvSpool(RowWriter):
         counts["holds"] = holds.rows
         multiline |= products.multiline
         args.append(f"--nodes=Product={products.path}")
-        args.append(f"--relationships=HOLDS={holds.path}")
 
         settings = _Lines(self.out / "settings.csv", _SETTINGS_HEADER)
         settings.write([
@@ -351,7 +391,7 @@ class CsvSpool(RowWriter):
         counts["settings"] = settings.rows
         multiline |= settings.multiline
         args.append(f"--nodes=Meta={settings.path}")
-        return ImportFiles(args, counts, multiline, kinds)
+        return multiline, kinds
 
     def close(self) -> None:
         """Close the identifier files (also after a failed load)."""

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ringfence.errors import StoreError
+from ringfence.graph import neo4j_csv
 from ringfence.graph.embedded import EmbeddedStore
 from ringfence.graph.neo4j_csv import CsvSpool
 from ringfence.model import AccountRow, IdentifierRow, ProductRow
@@ -183,3 +184,43 @@ def test_a_load_without_identifiers_names_no_missing_id_group(tmp_path: Path) ->
             header = Path(arg.rsplit("=", 1)[1]).read_text().splitlines()[0]
             for group in re.findall(r":(?:START|END)_ID\((\w+)\)", header):
                 assert group in groups, (arg, groups)
+
+
+def _spool_of(out: Path, rows: list[AccountRow]) -> CsvSpool:
+    spool = CsvSpool(out)
+    spool.write_rows(rows, [("A0", "card", None, None, 1.0, None, "")])
+    return spool
+
+
+_ROWS: list[AccountRow] = [
+    (f"A{n}", n, n + 1, "", "", None,
+     (("phone", f"+1555{n:07d}", f"+1555{n:07d}", True, ""),
+      ("device", f"d{n % 7}", f"d{n % 7}", True, "")))
+    for n in range(300)
+]
+
+
+def test_the_links_file_written_by_a_second_process_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    alone = _spool_of(tmp_path / "one", _ROWS).finish()
+    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", 1)
+    forked = _spool_of(tmp_path / "two", _ROWS).finish()
+    assert forked.counts == alone.counts
+    assert forked.counts["links"] == 600
+    for name in ("has.csv", "accounts.csv", "products.csv", "holds.csv"):
+        assert (tmp_path / "two" / name).read_bytes() == (
+            tmp_path / "one" / name).read_bytes()
+    assert sorted(a.replace("/two/", "/") for a in forked.args) == sorted(
+        a.replace("/one/", "/") for a in alone.args)
+
+
+def test_a_links_file_that_cannot_be_written_fails_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", 1)
+    (tmp_path / "has.csv").mkdir()  # the writer cannot open it
+    with pytest.raises(StoreError, match="has.csv failed"):
+        _spool_of(tmp_path, _ROWS).finish()
