@@ -68,6 +68,9 @@ _LINES = 50_000
 _FORK_LINKS = 50_000
 
 
+_QQ = '""'
+
+
 def _quote(value: str) -> str:
     """A CSV field the importer reads back as exactly ``value`` ("" included)."""
     return '"' + value.replace('"', '""') + '"'
@@ -224,25 +227,33 @@ class CsvSpool(RowWriter):
     def _merge_identifiers(self, rows: Sequence[AccountRow]) -> None:
         accounts = self._accounts
         links = self._links
+        idents = self._idents
+        numbered = self._n_idents
         fresh: dict[int, list[Any]] = {}
-        for account_id, _, seen, _, _, _, idents in rows:
+        # the last kind's keys, as rows list their identifiers kind by kind
+        kind_of = ""
+        keys: dict[str, int] = {}
+        for account_id, _, seen, _, _, _, row_idents in rows:
             base = accounts[account_id][0] << 32
             stamp = seen << 32 | seen
-            for kind, key, display, valid, extra in idents:
-                keys = self._idents.get(kind)
-                if keys is None:
-                    keys = self._idents[kind] = {}
+            for kind, key, display, valid, extra in row_idents:
+                if kind != kind_of:
+                    kind_of = kind
+                    keys = idents.setdefault(kind, {})
                 number = keys.get(key)
                 if number is None:
-                    number = keys[key] = self._n_idents
-                    self._n_idents += 1
+                    number = keys[key] = numbered
+                    numbered += 1
                     fresh[number] = [kind, key, display, valid, extra]
                 else:
                     first = fresh.get(number)
                     if first is not None:
-                        first[2] = min(first[2], display)
-                        first[3] = first[3] and valid
-                        first[4] = min(first[4], extra)
+                        if display < first[2]:
+                            first[2] = display
+                        if not valid:
+                            first[3] = False
+                        if extra < first[4]:
+                            first[4] = extra
                 link = base | number
                 span = links.get(link)
                 if span is None:
@@ -251,11 +262,16 @@ class CsvSpool(RowWriter):
                     low, high = span >> 32, span & _LOW
                     if seen < low or seen > high:
                         links[link] = min(low, seen) << 32 | max(high, seen)
+        self._n_idents = numbered
         by_kind: dict[str, list[str]] = {}
         for number, (kind, key, display, valid, extra) in fresh.items():
-            by_kind.setdefault(kind, []).append(
-                f"{number},{_quote(kind)},{_quote(key)},{_quote(display)},"
-                f"{'true' if valid else 'false'},{_quote(extra)}"
+            lines = by_kind.get(kind)
+            if lines is None:
+                lines = by_kind[kind] = []
+            lines.append(
+                f'{number},"{kind.replace(chr(34), _QQ)}",'
+                f'"{key.replace(chr(34), _QQ)}","{display.replace(chr(34), _QQ)}",'
+                f'{"true" if valid else "false"},"{extra.replace(chr(34), _QQ)}"'
             )
         for kind, lines in by_kind.items():
             out = self._files.get(kind)

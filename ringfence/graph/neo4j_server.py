@@ -35,6 +35,7 @@ Notes:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -91,6 +92,60 @@ _JVM_FLAGS = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
 )
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+
+
+# -- class-data sharing ---------------------------------------------------------
+# A JVM that maps the classes an earlier run loaded, from an archive that run
+# wrote as it exited, starts Neo4j in about 3 s instead of 5 (2 cores). The
+# first run of each java command writes the archive; a damaged archive can
+# crash the JVM that maps it, so an archive is only used once a trial JVM
+# has mapped it, and one per Java installation and Neo4j version is kept.
+
+
+def _archive(home: Path, name: str) -> Path:
+    """The class-data archive of one of the server's java commands."""
+    java = os.path.realpath(shutil.which("java") or "java")
+    try:
+        stamp = os.stat(java).st_mtime_ns
+    except OSError:
+        stamp = 0
+    tag = hashlib.sha256(f"{java}:{stamp}:{NEO4J_VERSION}".encode()).hexdigest()
+    return home / "cds" / f"{name}-{tag[:12]}.jsa"
+
+
+def _cds_flags(home: Path, name: str) -> list[str]:
+    """Use the archive of ``name``, or write it when this run exits."""
+    archive = _archive(home, name)
+    if archive.is_file():
+        return [f"-XX:SharedArchiveFile={archive}"]
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    dump = archive.with_suffix(".dump")
+    dump.unlink(missing_ok=True)
+    return [f"-XX:ArchiveClassesAtExit={dump}"]
+
+
+def _keep_archive(home: Path, name: str, lib: Path) -> None:
+    """Adopt the archive the last run of ``name`` wrote, if a JVM can map it."""
+    archive = _archive(home, name)
+    dump = archive.with_suffix(".dump")
+    if not dump.is_file():
+        return
+    crash_log = dump.with_suffix(".crash")
+    try:
+        trial = subprocess.run(
+            ["java", "-Xshare:on", f"-XX:SharedArchiveFile={dump}",
+             f"-XX:ErrorFile={crash_log}", "-XX:-CreateCoredumpOnCrash",
+             "-cp", f"{lib}/*", "-version"],
+            cwd=dump.parent, capture_output=True, timeout=60, check=False,
+        ).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        trial = -1
+    crash_log.unlink(missing_ok=True)
+    if trial == 0:
+        os.replace(dump, archive)
+    else:
+        logger.info("discarding class-data archive %s: a JVM cannot map it", dump)
+        dump.unlink(missing_ok=True)
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
 
@@ -374,7 +429,7 @@ def _wait_bolt(
                     + _log_tail(home),
                     retryable=True,
                 ) from None
-            time.sleep(0.5)
+            time.sleep(0.2)
 
 
 def _info(home: Path, state: dict[str, Any], password: str) -> ServerInfo:
@@ -455,8 +510,10 @@ def start(
 
     # Launch the JVM in its own session, so a Ctrl-C in the caller's shell
     # does not reach it, then wait for Bolt.
+    _keep_archive(home, "server", lib)
     cmd = [
         "java", f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS,
+        *_cds_flags(home, "server"),
         "-cp", f"{lib}/*", _ENTRY_POINT,
         f"--home-dir={home}", f"--config-dir={conf_dir}",
     ]
@@ -511,6 +568,7 @@ def stop(home: str | Path | None = None, *, timeout_s: float = 60) -> bool:
             (home / "run" / name).unlink(missing_ok=True)
         return False
     _terminate(int(state["pid"]), home, timeout_s)
+    _keep_archive(home, "server", home / "lib")
     return True
 
 
