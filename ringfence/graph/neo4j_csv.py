@@ -28,7 +28,7 @@ products stay until :meth:`CsvSpool.finish`: about 2.5 KB per account.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +85,7 @@ def _real(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def _write_links(path: Path, links: dict[int, int]) -> None:
+def _write_links(path: Path, links: dict[int, int]) -> tuple[int, bool]:
     """Write the HAS file: one line per link, its two ends and its span."""
     has = _Lines(path, _HAS_HEADER)
     has.write_all(
@@ -93,6 +93,94 @@ def _write_links(path: Path, links: dict[int, int]) -> None:
         for link, span in links.items()
     )
     has.close()
+    return has.rows, has.multiline
+
+
+def _write_products(
+    out: Path,
+    products: dict[tuple[str, str], list[Any]],
+    accounts: dict[str, list[Any]],
+) -> tuple[int, int, bool]:
+    """Write the Product nodes and the HOLDS links of those whose account is
+    in the load (the others stay unattached, as on a Bolt load); return the
+    rows of each file and whether a field spans lines."""
+    nodes = _Lines(out / "products.csv", _PRODUCTS_HEADER)
+    holds = _Lines(out / "holds.csv", _HOLDS_HEADER)
+    product_lines: list[str] = []
+    hold_lines: list[str] = []
+    for pid, ((aid, pkey), (product, term, amount, balance, limit)) in enumerate(
+        products.items()
+    ):
+        product_lines.append(
+            f"{pid},{_quote(aid)},{_quote(pkey)},{_quote(product)},"
+            f"{'' if term is None else int(term)},{_real(amount)},"
+            f"{_real(balance)},{_real(limit)}"
+        )
+        holder = accounts.get(aid)
+        if holder is not None:
+            hold_lines.append(f"{holder[0]},{pid}")
+        if len(product_lines) >= _LINES:
+            nodes.write(product_lines)
+            holds.write(hold_lines)
+            product_lines, hold_lines = [], []
+    nodes.write(product_lines)
+    holds.write(hold_lines)
+    nodes.close()
+    holds.close()
+    return nodes.rows, holds.rows, nodes.multiline
+
+
+def _send_result(send: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    send.send(fn(*args))
+    send.close()
+
+
+class _Writer:
+    """Runs a file writer in a forked copy of this process, or in this one
+    when the data is small or the platform cannot fork."""
+
+    def __init__(
+        self, path: Path, fork: bool, fn: Callable[..., Any], *args: Any
+    ) -> None:
+        self.path = path
+        self._value: Any = None
+        self._proc: Any = None
+        if not (fork and "fork" in mp.get_all_start_methods()):
+            self._value = fn(*args)
+            return
+        ctx = mp.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_send_result, args=(send, fn, args),
+            name=f"ringfence-writer-{path.name}", daemon=True,
+        )
+        self._proc.start()
+        send.close()
+
+    def result(self) -> Any:
+        """The writer's return value, once it has finished.
+
+        Raises:
+            StoreError: The forked writer failed.
+        """
+        if self._proc is None:
+            return self._value
+        try:
+            value = self._recv.recv()
+        except EOFError:  # it died before sending anything
+            value = None
+        self._proc.join()
+        if self._proc.exitcode != 0 or value is None:
+            raise StoreError(
+                f"writing {self.path} failed (its writer exited with "
+                f"{self._proc.exitcode}): is the disk full?"
+            )
+        return value
+
+    def kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
 
 
 class _Lines:
@@ -293,34 +381,28 @@ class CsvSpool(RowWriter):
         args: list[str] = []
         counts: dict[str, int] = {}
 
-        # The links file is the largest and depends on nothing else: a
-        # forked copy of this process writes it while this one writes the
-        # others (its lines are numbers only, never multi-line).
+        # Links and products depend on nothing the other files hold: forked
+        # copies of this process write them while this one writes the rest.
         has_path = self.out / "has.csv"
-        writer: Any = None
-        if len(self._links) >= _FORK_LINKS and "fork" in mp.get_all_start_methods():
-            writer = mp.get_context("fork").Process(
-                target=_write_links, args=(has_path, self._links),
-                name="ringfence-links-writer", daemon=True,
-            )
-            writer.start()
-        else:
-            _write_links(has_path, self._links)
+        writers = [
+            _Writer(has_path, len(self._links) >= _FORK_LINKS,
+                    _write_links, has_path, self._links),
+            _Writer(self.out / "products.csv", len(self._products) >= _FORK_LINKS,
+                    _write_products, self.out, self._products, self._accounts),
+        ]
         try:
             multiline, kinds = self._write_nodes(args, counts)
+            links, links_multiline = writers[0].result()
+            products, holds, products_multiline = writers[1].result()
         except BaseException:
-            if writer is not None:
+            for writer in writers:
                 writer.kill()
-                writer.join()
             raise
-        if writer is not None:
-            writer.join()
-            if writer.exitcode != 0:
-                raise StoreError(
-                    f"writing {has_path} failed (its writer exited with "
-                    f"{writer.exitcode}): is the disk full?"
-                )
-        counts["links"] = len(self._links)
+        counts["links"] = links
+        counts["products"] = products
+        counts["holds"] = holds
+        multiline = multiline or links_multiline or products_multiline
+        args.append(f"--nodes=Product={self.out / 'products.csv'}")
         if kinds:
             # Without an identifier file the importer knows no Identifier
             # group and refuses the whole import, even with no HAS rows.
@@ -331,7 +413,8 @@ class CsvSpool(RowWriter):
     def _write_nodes(
         self, args: list[str], counts: dict[str, int]
     ) -> tuple[bool, list[str]]:
-        """Write every file but the links; return (multiline, kinds)."""
+        """Write the accounts, identifier and settings files; return whether
+        a field spans lines, and the identifier kinds."""
         from ringfence.graph.neo4j_store import _label_of
 
         multiline = False
@@ -367,36 +450,6 @@ class CsvSpool(RowWriter):
             counts["identifiers"] += idents.rows
             multiline |= idents.multiline
             args.append(f"--nodes=Identifier:{label}={idents.path}")
-
-        # A product whose account is not in the load stays unattached, as
-        # on a Bolt load.
-        products = _Lines(self.out / "products.csv", _PRODUCTS_HEADER)
-        holds = _Lines(self.out / "holds.csv", _HOLDS_HEADER)
-        product_lines: list[str] = []
-        hold_lines: list[str] = []
-        for pid, ((aid, pkey), (product, term, amount, balance, limit)) in enumerate(
-            self._products.items()
-        ):
-            product_lines.append(
-                f"{pid},{_quote(aid)},{_quote(pkey)},{_quote(product)},"
-                f"{'' if term is None else int(term)},{_real(amount)},"
-                f"{_real(balance)},{_real(limit)}"
-            )
-            holder = self._accounts.get(aid)
-            if holder is not None:
-                hold_lines.append(f"{holder[0]},{pid}")
-            if len(product_lines) >= _LINES:
-                products.write(product_lines)
-                holds.write(hold_lines)
-                product_lines, hold_lines = [], []
-        products.write(product_lines)
-        holds.write(hold_lines)
-        products.close()
-        holds.close()
-        counts["products"] = products.rows
-        counts["holds"] = holds.rows
-        multiline |= products.multiline
-        args.append(f"--nodes=Product={products.path}")
 
         settings = _Lines(self.out / "settings.csv", _SETTINGS_HEADER)
         settings.write([
