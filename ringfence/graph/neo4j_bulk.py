@@ -127,8 +127,7 @@ def _run_importer(
     # some threads wait on the disk (measured on 2 cores at 1M accounts).
     flags = [f for f in neo4j_server._JVM_FLAGS if f != "-XX:+UseG1GC"]
     cmd = [
-        "java", f"-Xmx{heap}", "-XX:+UseParallelGC", *flags,
-        *neo4j_server._cds_flags(home, "import"), "-cp", f"{lib}/*",
+        "java", f"-Xmx{heap}", "-XX:+UseParallelGC", *flags, "-cp", f"{lib}/*",
         # The database comes first: each --nodes option takes several files.
         neo4j_server._ADMIN_TOOL, "database", "import", "full", _DATABASE,
         "--overwrite-destination=true", "--id-type=integer",
@@ -140,7 +139,6 @@ def _run_importer(
     proc = subprocess.run(
         cmd, env=env, cwd=home, capture_output=True, text=True, check=False
     )
-    neo4j_server._keep_archive(home, "import", lib)
     if proc.returncode != 0:
         # The importer's message, without the Java stack frames under it.
         lines = [

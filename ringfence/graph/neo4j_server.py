@@ -97,9 +97,11 @@ _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 # -- class-data sharing ---------------------------------------------------------
 # A JVM that maps the classes an earlier run loaded, from an archive that run
 # wrote as it exited, starts Neo4j in about 3 s instead of 5 (2 cores). The
-# first run of each java command writes the archive; a damaged archive can
+# server's first run writes the archive as it stops; a damaged archive can
 # crash the JVM that maps it, so an archive is only used once a trial JVM
 # has mapped it, and one per Java installation and Neo4j version is kept.
+# The importer gets none: it runs once per database, and writing the archive
+# costs more than it would save.
 
 
 def _archive(home: Path, name: str) -> Path:
