@@ -131,28 +131,44 @@ def _write_products(
 
 
 def _send_result(send: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    send.send(fn(*args))
+    """Run a writer in a forked child and send back its result or its error."""
+    try:
+        message: tuple[str, Any] = ("ok", fn(*args))
+    except BaseException as exc:  # reported by the parent, which raises it
+        message = ("error", f"{type(exc).__name__}: {exc}")
+    send.send(message)
     send.close()
 
 
 class _Writer:
     """Runs a file writer in a forked copy of this process, or in this one
-    when the data is small or the platform cannot fork."""
+    when the data is small or the platform cannot fork.
+
+    Args:
+        name: The files it writes, for messages.
+        fork: Whether the data is large enough to be worth a process.
+        fn: The writer; its return value is what :meth:`result` gives.
+    """
 
     def __init__(
-        self, path: Path, fork: bool, fn: Callable[..., Any], *args: Any
+        self, name: str, fork: bool, fn: Callable[..., Any], *args: Any
     ) -> None:
-        self.path = path
+        self.name = name
         self._value: Any = None
         self._proc: Any = None
         if not (fork and "fork" in mp.get_all_start_methods()):
-            self._value = fn(*args)
+            try:
+                self._value = fn(*args)
+            except OSError as exc:
+                raise StoreError(
+                    f"writing {name} failed: {type(exc).__name__}: {exc}"
+                ) from exc
             return
         ctx = mp.get_context("fork")
         self._recv, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
             target=_send_result, args=(send, fn, args),
-            name=f"ringfence-writer-{path.name}", daemon=True,
+            name="ringfence-csv-writer", daemon=True,
         )
         self._proc.start()
         send.close()
@@ -161,19 +177,21 @@ class _Writer:
         """The writer's return value, once it has finished.
 
         Raises:
-            StoreError: The forked writer failed.
+            StoreError: The writer failed.
         """
         if self._proc is None:
             return self._value
         try:
-            value = self._recv.recv()
+            tag, value = self._recv.recv()
         except EOFError:  # it died before sending anything
-            value = None
+            tag, value = "error", "the writing process died"
         self._proc.join()
-        if self._proc.exitcode != 0 or value is None:
+        if tag != "ok":
+            raise StoreError(f"writing {self.name} failed: {value}")
+        if self._proc.exitcode != 0:
             raise StoreError(
-                f"writing {self.path} failed (its writer exited with "
-                f"{self._proc.exitcode}): is the disk full?"
+                f"writing {self.name} failed: its process exited with "
+                f"{self._proc.exitcode}"
             )
         return value
 
@@ -384,13 +402,15 @@ class CsvSpool(RowWriter):
         # Links and products depend on nothing the other files hold: forked
         # copies of this process write them while this one writes the rest.
         has_path = self.out / "has.csv"
-        writers = [
-            _Writer(has_path, len(self._links) >= _FORK_LINKS,
-                    _write_links, has_path, self._links),
-            _Writer(self.out / "products.csv", len(self._products) >= _FORK_LINKS,
-                    _write_products, self.out, self._products, self._accounts),
-        ]
+        writers: list[_Writer] = []
         try:
+            writers.append(_Writer(
+                str(has_path), len(self._links) >= _FORK_LINKS,
+                _write_links, has_path, self._links))
+            writers.append(_Writer(
+                f"{self.out / 'products.csv'} or holds.csv",
+                len(self._products) >= _FORK_LINKS,
+                _write_products, self.out, self._products, self._accounts))
             multiline, kinds = self._write_nodes(args, counts)
             links, links_multiline = writers[0].result()
             products, holds, products_multiline = writers[1].result()

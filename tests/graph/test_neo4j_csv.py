@@ -222,5 +222,20 @@ def test_a_links_file_that_cannot_be_written_fails_the_export(
 ) -> None:
     monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", 1)
     (tmp_path / "has.csv").mkdir()  # the writer cannot open it
-    with pytest.raises(StoreError, match="has.csv failed"):
+    with pytest.raises(StoreError, match="has.csv failed: IsADirectoryError"):
         _spool_of(tmp_path, _ROWS).finish()
+
+
+@pytest.mark.parametrize("fork_from", [1, 500, 10**9])
+def test_a_failed_writer_leaves_no_process_and_names_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork_from: int
+) -> None:
+    # 500: the links (600) are written by a forked process, the one product
+    # in this one, whose failure must still stop the other.
+    import multiprocessing
+
+    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", fork_from)
+    (tmp_path / "holds.csv").mkdir()
+    with pytest.raises(StoreError, match="holds.csv failed: IsADirectoryError"):
+        _spool_of(tmp_path, _ROWS).finish()
+    assert multiprocessing.active_children() == []
