@@ -97,11 +97,17 @@ _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 # -- class-data sharing ---------------------------------------------------------
 # A JVM that maps the classes an earlier run loaded, from an archive that run
 # wrote as it exited, starts Neo4j in about 3 s instead of 5 (2 cores). The
-# server's first run writes the archive as it stops; a damaged archive can
-# crash the JVM that maps it, so an archive is only used once a trial JVM
-# has mapped it, and one per Java installation and Neo4j version is kept.
+# server's first run writes the archive as it stops. A damaged archive can
+# crash the JVM that maps it, so: archives carry a checksum that every JVM
+# mapping one checks (-XX:+VerifySharedSpaces: a mismatch only turns sharing
+# off); an archive is adopted only once a trial JVM has mapped it, with its
+# size noted beside it, and one whose size changed since is deleted unused (a
+# short file is the one damage the checksum cannot catch: the JVM reads past
+# its end first); a server that dies while starting from an archive is
+# started again without it. Any error here only means starting without one.
 # The importer gets none: it runs once per database, and writing the archive
 # costs more than it would save.
+_CDS_CHECK = "-XX:+VerifySharedSpaces"
 
 
 def _archive(home: Path, name: str) -> Path:
@@ -115,15 +121,30 @@ def _archive(home: Path, name: str) -> Path:
     return home / "cds" / f"{name}-{tag[:12]}.jsa"
 
 
+def _drop_archive(home: Path, name: str) -> None:
+    archive = _archive(home, name)
+    for path in (archive, archive.with_suffix(".size")):
+        path.unlink(missing_ok=True)
+
+
 def _cds_flags(home: Path, name: str) -> list[str]:
     """Use the archive of ``name``, or write it when this run exits."""
     archive = _archive(home, name)
-    if archive.is_file():
-        return [f"-XX:SharedArchiveFile={archive}"]
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    dump = archive.with_suffix(".dump")
-    dump.unlink(missing_ok=True)
-    return [f"-XX:ArchiveClassesAtExit={dump}"]
+    try:
+        noted = archive.with_suffix(".size").read_text().strip()
+        if archive.stat().st_size == int(noted):
+            return [_CDS_CHECK, f"-XX:SharedArchiveFile={archive}"]
+    except (OSError, ValueError):
+        pass
+    try:
+        _drop_archive(home, name)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        dump = archive.with_suffix(".dump")
+        dump.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.info("running without a class-data archive: %s", exc)
+        return []
+    return [_CDS_CHECK, f"-XX:ArchiveClassesAtExit={dump}"]
 
 
 def _keep_archive(home: Path, name: str, lib: Path) -> None:
@@ -135,19 +156,26 @@ def _keep_archive(home: Path, name: str, lib: Path) -> None:
     crash_log = dump.with_suffix(".crash")
     try:
         trial = subprocess.run(
-            ["java", "-Xshare:on", f"-XX:SharedArchiveFile={dump}",
+            ["java", "-Xshare:on", _CDS_CHECK, f"-XX:SharedArchiveFile={dump}",
              f"-XX:ErrorFile={crash_log}", "-XX:-CreateCoredumpOnCrash",
              "-cp", f"{lib}/*", "-version"],
             cwd=dump.parent, capture_output=True, timeout=60, check=False,
         ).returncode
     except (OSError, subprocess.TimeoutExpired):
         trial = -1
-    crash_log.unlink(missing_ok=True)
-    if trial == 0:
-        os.replace(dump, archive)
-    else:
-        logger.info("discarding class-data archive %s: a JVM cannot map it", dump)
-        dump.unlink(missing_ok=True)
+    try:
+        crash_log.unlink(missing_ok=True)
+        if trial == 0:
+            archive.with_suffix(".size").write_text(f"{dump.stat().st_size}\n")
+            os.replace(dump, archive)
+        else:
+            logger.info("discarding class-data archive %s: a JVM cannot map it",
+                        dump)
+            dump.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.info("class-data archive %s left aside: %s", dump, exc)
+
+
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
 
@@ -510,12 +538,40 @@ def start(
         saved.chmod(0o600)
         saved.write_text(pw + "\n")
 
-    # Launch the JVM in its own session, so a Ctrl-C in the caller's shell
-    # does not reach it, then wait for Bolt.
     _keep_archive(home, "server", lib)
+    uri = f"bolt://127.0.0.1:{bolt_port}"
+    while True:
+        cds = _cds_flags(home, "server")
+        proc, state = _launch(home, lib, conf_dir, heap, uri, bolt_port, cds)
+        try:
+            _wait_bolt(uri, pw, proc, home, wait_s)
+        except StoreError:
+            _terminate(proc.pid, home, timeout_s=30)
+            if proc.returncode is None or not any(
+                flag.startswith("-XX:SharedArchiveFile=") for flag in cds
+            ):
+                raise
+            # It died while starting from its class-data archive: whatever
+            # the cause, the next try starts without one (and writes anew).
+            logger.warning("Neo4j exited while starting from its class-data "
+                           "archive; starting it again without the archive")
+            _drop_archive(home, "server")
+            continue
+        except BaseException:
+            _terminate(proc.pid, home, timeout_s=30)
+            raise
+        return _info(home, state, pw)
+
+
+def _launch(
+    home: Path, lib: Path, conf_dir: Path, heap: str, uri: str, bolt_port: int,
+    cds: list[str],
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Launch the server's JVM in its own session, so that a Ctrl-C in the
+    caller's shell does not reach it, and record its pid."""
     cmd = [
-        "java", f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS,
-        *_cds_flags(home, "server"),
+        "java", f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS, *cds,
+        f"-XX:ErrorFile={home / 'logs' / 'hs_err_pid%p.log'}",
         "-cp", f"{lib}/*", _ENTRY_POINT,
         f"--home-dir={home}", f"--config-dir={conf_dir}",
     ]
@@ -525,18 +581,12 @@ def start(
             cmd, cwd=home, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
-    uri = f"bolt://127.0.0.1:{bolt_port}"
     state = {"pid": proc.pid, "uri": uri, "bolt_port": bolt_port,
              "version": NEO4J_VERSION, "started_at": time.time()}
     (home / "run" / "neo4j.pid").write_text(f"{proc.pid}\n")
     (home / "run" / "server.json").write_text(json.dumps(state, indent=2) + "\n")
     logger.info("started Neo4j (pid %d) on %s; waiting for Bolt", proc.pid, uri)
-    try:
-        _wait_bolt(uri, pw, proc, home, wait_s)
-    except BaseException:
-        _terminate(proc.pid, home, timeout_s=30)
-        raise
-    return _info(home, state, pw)
+    return proc, state
 
 
 def _terminate(pid: int, home: Path, timeout_s: float) -> None:
