@@ -64,16 +64,16 @@ _SETTINGS_HEADER = ":ID(Meta),name,value"
 # and identifier numbers.
 _LOW = (1 << 32) - 1
 _LINES = 50_000
-# From this many links on, a second process writes the links file.
-_FORK_LINKS = 50_000
-
-
+# From this many lines on, a forked process writes the links file, and
+# another the products and holds files.
+_FORK_ROWS = 50_000
+# A double quote as written inside a quoted field.
 _QQ = '""'
 
 
 def _quote(value: str) -> str:
     """A CSV field the importer reads back as exactly ``value`` ("" included)."""
-    return '"' + value.replace('"', '""') + '"'
+    return '"' + value.replace('"', _QQ) + '"'
 
 
 def _text(value: str | None) -> str:
@@ -374,6 +374,8 @@ class CsvSpool(RowWriter):
             lines = by_kind.get(kind)
             if lines is None:
                 lines = by_kind[kind] = []
+            # _quote() spelled out: a call per field costs a tenth of the
+            # merge, here run once per identifier (5.5M at 1M accounts).
             lines.append(
                 f'{number},"{kind.replace(chr(34), _QQ)}",'
                 f'"{key.replace(chr(34), _QQ)}","{display.replace(chr(34), _QQ)}",'
@@ -405,11 +407,11 @@ class CsvSpool(RowWriter):
         writers: list[_Writer] = []
         try:
             writers.append(_Writer(
-                str(has_path), len(self._links) >= _FORK_LINKS,
+                str(has_path), len(self._links) >= _FORK_ROWS,
                 _write_links, has_path, self._links))
             writers.append(_Writer(
                 f"{self.out / 'products.csv'} or holds.csv",
-                len(self._products) >= _FORK_LINKS,
+                len(self._products) >= _FORK_ROWS,
                 _write_products, self.out, self._products, self._accounts))
             multiline, kinds = self._write_nodes(args, counts)
             links, links_multiline = writers[0].result()

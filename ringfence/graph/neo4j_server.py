@@ -92,6 +92,7 @@ _JVM_FLAGS = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
 )
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+_ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
 
 # -- class-data sharing ---------------------------------------------------------
@@ -110,26 +111,26 @@ _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 _CDS_CHECK = "-XX:+VerifySharedSpaces"
 
 
-def _archive(home: Path, name: str) -> Path:
-    """The class-data archive of one of the server's java commands."""
+def _archive(home: Path) -> Path:
+    """The server's class-data archive for this Java and Neo4j version."""
     java = os.path.realpath(shutil.which("java") or "java")
     try:
         stamp = os.stat(java).st_mtime_ns
     except OSError:
         stamp = 0
     tag = hashlib.sha256(f"{java}:{stamp}:{NEO4J_VERSION}".encode()).hexdigest()
-    return home / "cds" / f"{name}-{tag[:12]}.jsa"
+    return home / "cds" / f"server-{tag[:12]}.jsa"
 
 
-def _drop_archive(home: Path, name: str) -> None:
-    archive = _archive(home, name)
+def _drop_archive(home: Path) -> None:
+    archive = _archive(home)
     for path in (archive, archive.with_suffix(".size")):
         path.unlink(missing_ok=True)
 
 
-def _cds_flags(home: Path, name: str) -> list[str]:
-    """Use the archive of ``name``, or write it when this run exits."""
-    archive = _archive(home, name)
+def _cds_flags(home: Path) -> list[str]:
+    """Use the server's archive, or write it when this run exits."""
+    archive = _archive(home)
     try:
         noted = archive.with_suffix(".size").read_text().strip()
         if archive.stat().st_size == int(noted):
@@ -137,7 +138,7 @@ def _cds_flags(home: Path, name: str) -> list[str]:
     except (OSError, ValueError):
         pass
     try:
-        _drop_archive(home, name)
+        _drop_archive(home)
         archive.parent.mkdir(parents=True, exist_ok=True)
         dump = archive.with_suffix(".dump")
         dump.unlink(missing_ok=True)
@@ -147,9 +148,9 @@ def _cds_flags(home: Path, name: str) -> list[str]:
     return [_CDS_CHECK, f"-XX:ArchiveClassesAtExit={dump}"]
 
 
-def _keep_archive(home: Path, name: str, lib: Path) -> None:
-    """Adopt the archive the last run of ``name`` wrote, if a JVM can map it."""
-    archive = _archive(home, name)
+def _keep_archive(home: Path, lib: Path) -> None:
+    """Adopt the archive the last server run wrote, if a JVM can map it."""
+    archive = _archive(home)
     dump = archive.with_suffix(".dump")
     if not dump.is_file():
         return
@@ -174,9 +175,6 @@ def _keep_archive(home: Path, name: str, lib: Path) -> None:
             dump.unlink(missing_ok=True)
     except OSError as exc:
         logger.info("class-data archive %s left aside: %s", dump, exc)
-
-
-_ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,10 +536,10 @@ def start(
         saved.chmod(0o600)
         saved.write_text(pw + "\n")
 
-    _keep_archive(home, "server", lib)
+    _keep_archive(home, lib)
     uri = f"bolt://127.0.0.1:{bolt_port}"
     while True:
-        cds = _cds_flags(home, "server")
+        cds = _cds_flags(home)
         proc, state = _launch(home, lib, conf_dir, heap, uri, bolt_port, cds)
         try:
             _wait_bolt(uri, pw, proc, home, wait_s)
@@ -555,7 +553,7 @@ def start(
             # the cause, the next try starts without one (and writes anew).
             logger.warning("Neo4j exited while starting from its class-data "
                            "archive; starting it again without the archive")
-            _drop_archive(home, "server")
+            _drop_archive(home)
             continue
         except BaseException:
             _terminate(proc.pid, home, timeout_s=30)
@@ -620,7 +618,7 @@ def stop(home: str | Path | None = None, *, timeout_s: float = 60) -> bool:
             (home / "run" / name).unlink(missing_ok=True)
         return False
     _terminate(int(state["pid"]), home, timeout_s)
-    _keep_archive(home, "server", home / "lib")
+    _keep_archive(home, home / "lib")
     return True
 
 

@@ -22,7 +22,7 @@ def _flag(flags: list[str], name: str) -> str | None:
 
 def _dump(home: Path, lib: Path) -> Path:
     """Have a short JVM run write the archive it would leave on exit."""
-    flags = neo4j_server._cds_flags(home, "server")
+    flags = neo4j_server._cds_flags(home)
     path = _flag(flags, "ArchiveClassesAtExit")
     assert path is not None
     subprocess.run(["java", *flags, "-cp", f"{lib}/*", "-version"],
@@ -34,8 +34,8 @@ def _dump(home: Path, lib: Path) -> Path:
 
 def _adopted(home: Path) -> Path:
     _dump(home, home / "lib")
-    neo4j_server._keep_archive(home, "server", home / "lib")
-    archive = neo4j_server._archive(home, "server")
+    neo4j_server._keep_archive(home, home / "lib")
+    archive = neo4j_server._archive(home)
     assert archive.is_file()
     return archive
 
@@ -50,11 +50,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_complete_archive_is_adopted_and_used_next_time(home: Path) -> None:
     dump = _dump(home, home / "lib")
-    neo4j_server._keep_archive(home, "server", home / "lib")
+    neo4j_server._keep_archive(home, home / "lib")
     assert not dump.exists()
-    archive = neo4j_server._archive(home, "server")
+    archive = neo4j_server._archive(home)
     assert archive.is_file()
-    flags = neo4j_server._cds_flags(home, "server")
+    flags = neo4j_server._cds_flags(home)
     assert _flag(flags, "SharedArchiveFile") == str(archive)
     assert "-XX:+VerifySharedSpaces" in flags
 
@@ -63,13 +63,13 @@ def test_a_truncated_archive_is_dropped_without_litter(home: Path) -> None:
     dump = _dump(home, home / "lib")
     dump.chmod(0o644)
     dump.write_bytes(dump.read_bytes()[:5000])  # as if the JVM died writing it
-    neo4j_server._keep_archive(home, "server", home / "lib")
+    neo4j_server._keep_archive(home, home / "lib")
     assert not dump.exists()
-    assert not neo4j_server._archive(home, "server").exists()
+    assert not neo4j_server._archive(home).exists()
     assert list(dump.parent.iterdir()) == []
     assert list(Path.cwd().iterdir()) == []  # no JVM crash report left behind
     # the next run writes a new one
-    assert _flag(neo4j_server._cds_flags(home, "server"),
+    assert _flag(neo4j_server._cds_flags(home),
                  "ArchiveClassesAtExit") is not None
 
 
@@ -79,7 +79,7 @@ def test_an_archive_cut_short_after_adoption_is_not_used(home: Path) -> None:
     archive = _adopted(home)
     archive.chmod(0o644)
     archive.write_bytes(archive.read_bytes()[:-4096])
-    flags = neo4j_server._cds_flags(home, "server")
+    flags = neo4j_server._cds_flags(home)
     assert _flag(flags, "SharedArchiveFile") is None
     assert _flag(flags, "ArchiveClassesAtExit") is not None
     assert not archive.exists()
@@ -94,7 +94,7 @@ def test_an_archive_damaged_after_adoption_is_checked_not_trusted(
         data[offset:offset + 16] = bytes(b ^ 0xFF for b in data[offset:offset + 16])
     archive.chmod(0o644)
     archive.write_bytes(bytes(data))  # same size: only the checksum tells
-    flags = neo4j_server._cds_flags(home, "server")
+    flags = neo4j_server._cds_flags(home)
     assert _flag(flags, "SharedArchiveFile") == str(archive)
     run = subprocess.run(["java", *flags, "-cp", f"{home / 'lib'}/*", "-version"],
                          capture_output=True, check=False)
@@ -110,10 +110,10 @@ def test_a_server_that_dies_starting_from_its_archive_starts_without_it(
     real = neo4j_server._cds_flags
     calls: list[list[str]] = []
 
-    def flags(home: Path, name: str) -> list[str]:
+    def flags(home: Path) -> list[str]:
         # First an archive the JVM refuses to start with, then the real rule.
         chosen = (["-Xshare:on", f"-XX:SharedArchiveFile={tmp_path / 'none.jsa'}"]
-                  if not calls else real(home, name))
+                  if not calls else real(home))
         calls.append(chosen)
         return chosen
 

@@ -206,7 +206,7 @@ def test_the_links_file_written_by_a_second_process_is_the_same(
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     alone = _spool_of(tmp_path / "one", _ROWS).finish()
-    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", 1)
+    monkeypatch.setattr(neo4j_csv, "_FORK_ROWS", 1)
     forked = _spool_of(tmp_path / "two", _ROWS).finish()
     assert forked.counts == alone.counts
     assert forked.counts["links"] == 600
@@ -220,7 +220,7 @@ def test_the_links_file_written_by_a_second_process_is_the_same(
 def test_a_links_file_that_cannot_be_written_fails_the_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", 1)
+    monkeypatch.setattr(neo4j_csv, "_FORK_ROWS", 1)
     (tmp_path / "has.csv").mkdir()  # the writer cannot open it
     with pytest.raises(StoreError, match="has.csv failed: IsADirectoryError"):
         _spool_of(tmp_path, _ROWS).finish()
@@ -234,7 +234,7 @@ def test_a_failed_writer_leaves_no_process_and_names_its_file(
     # in this one, whose failure must still stop the other.
     import multiprocessing
 
-    monkeypatch.setattr(neo4j_csv, "_FORK_LINKS", fork_from)
+    monkeypatch.setattr(neo4j_csv, "_FORK_ROWS", fork_from)
     (tmp_path / "holds.csv").mkdir()
     with pytest.raises(StoreError, match="holds.csv failed: IsADirectoryError"):
         _spool_of(tmp_path, _ROWS).finish()
