@@ -25,7 +25,8 @@ import re
 import time
 import unicodedata
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -44,7 +45,14 @@ from ringfence.loaders.normalize import (
     normalize_national_id,
     normalize_phone,
 )
-from ringfence.loaders.sources import ERROR_KEY, NESTED_KEY, TableSource, shown_names
+from ringfence.loaders.sources import (
+    ERROR_KEY,
+    NESTED_KEY,
+    CsvRange,
+    TableSource,
+    read_csv_range,
+    shown_names,
+)
 from ringfence.model import AccountRow, Identifier, IdentifierRow, ProductRow
 
 __all__ = [
@@ -285,14 +293,16 @@ class _AccountRows:
                 self.kinds.append((kind, kind, _generic(kind)))
 
     def convert(
-        self, line: int, row: dict[str, str], report: LoadReport, reports: _Reports
+        self, line: int, row: dict[str, str], report: LoadReport, reports: _Reports,
+        *, undecodable: bool = True,
     ) -> AccountRow | None:
         def reject(column: str, value: str, reason: str, fix: str) -> None:
             reports.rejects.writerow(
                 [self.source, line, column, _safe(value, column), reason, fix]
             )
 
-        nested = _row_problem(row, reject, ("account_id", "created_at", "seen_at"))
+        nested = _row_problem(row, reject, ("account_id", "created_at", "seen_at"),
+                              undecodable)
         if nested is None:
             return None
         account_id = row.get("account_id", "").strip()
@@ -443,10 +453,13 @@ RejectFn = Callable[[str, str, str, str], None]
 
 
 def _row_problem(
-    row: dict[str, str], reject: RejectFn, single: Sequence[str]
+    row: dict[str, str], reject: RejectFn, single: Sequence[str],
+    undecodable: bool = True,
 ) -> set[str] | None:
     """Reject a row the reader flagged, with bad bytes, or with a JSON
     array/object in one of the ``single``-valued columns.
+
+    ``undecodable=False`` skips looking for bad bytes, known to be absent.
 
     Returns:
         ``None`` when the row was rejected, else its nested columns.
@@ -455,7 +468,7 @@ def _row_problem(
         reject("", "", row[ERROR_KEY], "repair the row or re-export the file")
         return None
     nested = _nested_columns(row)
-    bad = _undecodable_column(row)
+    bad = _undecodable_column(row) if undecodable else None
     if bad is not None:
         reject(bad, row[bad], f"{bad} holds bytes that are not UTF-8",
                "save the file as UTF-8")
@@ -480,14 +493,16 @@ def _number(text: str) -> float | None:
 
 
 def _convert_loan(
-    source: str, line: int, row: dict[str, str], reports: _Reports
+    source: str, line: int, row: dict[str, str], reports: _Reports,
+    *, undecodable: bool = True,
 ) -> ProductRow | None:
     def reject(column: str, value: str, reason: str, fix: str) -> None:
         reports.rejects.writerow([source, line, column, _safe(value, column), reason,
                                   fix])
 
     if _row_problem(row, reject, ("account_id", "product", "term_months",
-                                  "amount", "balance", "credit_limit")) is None:
+                                  "amount", "balance", "credit_limit"),
+                    undecodable) is None:
         return None
     account_id = row.get("account_id", "").strip()
     if not account_id or not _account_id_ok(account_id):
@@ -686,7 +701,10 @@ def _convert_chunk(
     converter: _AccountRows | None,
     source: str,
     rows: list[tuple[int, dict[str, str]]],
+    *,
+    undecodable: bool = True,
 ) -> _Chunk:
+    """Convert rows; ``undecodable=False`` says no value holds bad bytes."""
     report = LoadReport(source=source, table=table)
     sink = _ChunkReports()
     records: list[AccountRow] = []
@@ -695,13 +713,15 @@ def _convert_chunk(
         row = _aliased(row)
         if table == "accounts":
             assert converter is not None
-            record = converter.convert(line, row, report, sink)  # type: ignore[arg-type]
+            record = converter.convert(line, row, report, sink,  # type: ignore[arg-type]
+                                       undecodable=undecodable)
             if record is None:
                 report.rows_rejected += 1
             else:
                 records.append(record)
         else:
-            product = _convert_loan(source, line, row, sink)  # type: ignore[arg-type]
+            product = _convert_loan(source, line, row, sink,  # type: ignore[arg-type]
+                                    undecodable=undecodable)
             if product is None:
                 report.rows_rejected += 1
             else:
@@ -711,6 +731,8 @@ def _convert_chunk(
     return _Chunk(records, products, report, sink.rejects, sink.ignored)
 
 
+# Smaller files are converted here: starting workers would cost more.
+_POOL_BYTES = 4 << 20
 # Worker processes receive the converter once, when they start.
 _WORKER: dict[str, Any] = {}
 
@@ -731,10 +753,10 @@ def _worker_convert(rows: list[tuple[int, dict[str, str]]]) -> _Chunk:
 
 
 def _chunks_of(
-    src: TableSource, size: int
+    rows: Iterable[tuple[int, dict[str, str]]], size: int
 ) -> Iterator[list[tuple[int, dict[str, str]]]]:
     chunk: list[tuple[int, dict[str, str]]] = []
-    for item in src.rows():
+    for item in rows:
         chunk.append(item)
         if len(chunk) >= size:
             yield chunk
@@ -743,31 +765,96 @@ def _chunks_of(
         yield chunk
 
 
+def _worker_convert_range(rng: CsvRange) -> tuple[_Chunk, bool]:
+    part = read_csv_range(Path(_WORKER["source"]), rng)
+    chunk = _convert_chunk(_WORKER["table"], _WORKER["converter"], _WORKER["source"],
+                           part.rows, undecodable=part.undecodable)
+    return chunk, part.open_end
+
+
+def _pooled_rows(
+    pool: Any, chunks: Iterator[list[tuple[int, dict[str, str]]]], workers: int
+) -> Iterator[_Chunk]:
+    """Chunks of rows read here, converted by the pool, in file order."""
+    pending: deque[Any] = deque()
+    for rows in chunks:
+        pending.append(pool.apply_async(_worker_convert, (rows,)))
+        if len(pending) >= 2 * workers:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _pooled_ranges(
+    pool: Any, ranges: Iterator[CsvRange], workers: int
+) -> Generator[_Chunk, None, CsvRange | None]:
+    """Ranges of a CSV file read and converted by the pool, in file order.
+
+    Returns:
+        None when every range was converted, else the range from whose
+        start on the file must be read in one pass: the first range that
+        ends on a CSV error (so that the cut after it may lie inside a
+        quoted field), or the rest of a file where no cut was found. The
+        chunks after it are dropped unseen.
+    """
+    pending: deque[tuple[CsvRange, Any]] = deque()
+
+    def first() -> tuple[CsvRange, _Chunk | None]:
+        rng, result = pending.popleft()
+        chunk, open_end = result.get()
+        return rng, None if open_end else chunk
+
+    rest = None
+    for rng in ranges:
+        if rng.end < 0:
+            rest = rng
+            break
+        pending.append((rng, pool.apply_async(_worker_convert_range, (rng,))))
+        if len(pending) >= 2 * workers:
+            done, chunk = first()
+            if chunk is None:
+                return done
+            yield chunk
+    while pending:
+        done, chunk = first()
+        if chunk is None:
+            return done
+        yield chunk
+    return rest
+
+
 def _converted(
     src: TableSource, table: str, converter: _AccountRows | None, config: Config
 ) -> Iterator[_Chunk]:
     """Converted chunks in file order, in worker processes when it pays.
 
-    At most ``2 * workers`` chunks are in flight, so memory stays bounded
-    whatever the file's size.
+    Workers read plain CSV files themselves, a range of bytes each (see
+    :meth:`~ringfence.loaders.sources.TableSource.csv_ranges`); rows of
+    other files are read here and handed over. At most ``2 * workers``
+    chunks are in flight, so memory stays bounded whatever the file's size.
     """
     size = max(1, config.load.batch_rows)
     source = str(src.path)
     workers = config.load.workers or (os.cpu_count() or 1)
-    big = src.path.stat().st_size > 4 * 1024 * 1024
+    big = src.path.stat().st_size > _POOL_BYTES
     if workers <= 1 or not big or "fork" not in mp.get_all_start_methods():
-        for rows in _chunks_of(src, size):
+        for rows in _chunks_of(src.rows(), size):
             yield _convert_chunk(table, converter, source, rows)
         return
     ctx = mp.get_context("fork")
     with ctx.Pool(workers, _worker_init, (table, converter, source)) as pool:
-        pending: deque[Any] = deque()
-        for rows in _chunks_of(src, size):
-            pending.append(pool.apply_async(_worker_convert, (rows,)))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        ranges = src.csv_ranges(size)
+        if ranges is None:
+            yield from _pooled_rows(pool, _chunks_of(src.rows(), size), workers)
+            return
+        with closing(ranges):
+            resume = yield from _pooled_ranges(pool, ranges, workers)
+        if resume is not None:
+            logger.info("%s: read in one pass from line %d on (a CSV error or "
+                        "a long quoted field there)", src.path.name, resume.line)
+            yield from _pooled_rows(
+                pool, _chunks_of(src.rows_from(resume), size), workers
+            )
 
 
 def _number_lookalikes(

@@ -20,13 +20,22 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ringfence.errors import InputError
 
-__all__ = ["ERROR_KEY", "NESTED_KEY", "TableSource", "shown_names"]
+__all__ = [
+    "ERROR_KEY",
+    "NESTED_KEY",
+    "CsvRange",
+    "RangeRows",
+    "TableSource",
+    "read_csv_range",
+    "shown_names",
+]
 
 ERROR_KEY = "__error__"
 #: Row key listing (NUL-separated) the columns whose cell is an array or object.
@@ -227,45 +236,118 @@ class TableSource:
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{self.path}: read failed mid-file: {exc}") from exc
 
-    def _csv_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        with self._open_text() as fh:
-            # strict: a quote left open to the end of the file, or text after
-            # a closing quote, is an error rather than silently accepted.
-            reader = csv.reader(fh, strict=True)
-            header = next(reader, None)
-            if header is None:
-                return
-            names = [h.strip().lower() for h in header]
-            width = len(names)
-            start = reader.line_num + 1
-            while True:
-                try:
-                    fields = next(reader)
-                except StopIteration:
+    def rows_from(self, rng: CsvRange) -> Iterator[tuple[int, dict[str, str]]]:
+        """Yield the rows of a CSV file from the start of ``rng`` on, in one pass."""
+        try:
+            yield from self._csv_rows(rng)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{self.path}: read failed mid-file: {exc}") from exc
+
+    def _csv_rows(
+        self, resume: CsvRange | None = None
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        if resume is None:
+            with self._open_text() as fh:
+                # strict: a quote left open to the end of the file, or text
+                # after a closing quote, is an error rather than silently
+                # accepted.
+                reader = csv.reader(fh, strict=True)
+                header = next(reader, None)
+                if header is None:
                     return
-                except csv.Error as exc:
-                    yield start, {ERROR_KEY: f"malformed CSV: {exc}"
-                                  + _span(start, reader.line_num)}
-                    start = reader.line_num + 1
-                    continue
-                line, start = start, reader.line_num + 1
-                if not fields:
-                    continue  # a blank line is not a row
-                swallowed = _swallowed_rows(fields, width) if start - line > 1 else 0
-                if swallowed:
-                    yield line, {
-                        ERROR_KEY: f"a quoted field holds {swallowed} line(s) that "
-                        "look like rows: is a quote left open?"
-                        + _span(line, start - 1)
-                    }
-                    continue
-                if len(fields) != width:
-                    yield line, {
-                        ERROR_KEY: f"has {len(fields)} fields, the header has "
-                        f"{width} (unquoted comma or missing field?)"
-                    }
-                    continue
-                yield line, dict(zip(names, fields, strict=True))
+                names = [h.strip().lower() for h in header]
+                yield from _CsvRecords(reader, names, reader.line_num + 1)
+            return
+        # The rest of the file from a record boundary found by csv_ranges.
+        try:
+            raw = open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        with raw:
+            raw.seek(resume.start)
+            text = io.TextIOWrapper(
+                raw, encoding="utf-8", errors="surrogateescape", newline=""
+            )
+            reader = csv.reader(text, strict=True)
+            yield from _CsvRecords(reader, resume.names, resume.line)
+
+    def csv_ranges(self, rows: int) -> Generator[CsvRange, None, None] | None:
+        """Cut a plain CSV file into ranges of about ``rows`` rows.
+
+        Each range starts and ends on a record boundary, so that worker
+        processes can parse ranges side by side (:func:`read_csv_range`).
+        A newline is a boundary when an even number of quote characters
+        precedes it in the range: true of every file csv reads the same
+        way, false after a stray quote inside an unquoted field. A wrong
+        cut always leaves the range before it ending inside a quoted field,
+        which :func:`read_csv_range` reports as ``open_end``; the caller
+        then reads on from that range's start in one pass
+        (:meth:`rows_from`). A range whose ``end`` is -1 asks the same:
+        no boundary was found in a long stretch of the file.
+
+        Args:
+            rows: Rows wanted per range.
+
+        Returns:
+            The ranges in file order, or None for files that are not plain
+            CSV with a one-line header (gzip, Parquet, JSON lines).
+        """
+        if self.format != "csv" or self.gzip:
+            return None
+        try:
+            with open(self.path, "rb") as raw:
+                head = raw.read(_HEADER_BYTES)
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read: {exc.strerror}") from exc
+        cut = head.find(b"\n") + 1
+        first = head[:cut]
+        if not cut or first.count(b'"') % 2 or b"\r" in first[:-2]:
+            return None
+        header = next(csv.reader([first.decode("utf-8-sig", "surrogateescape")]), [])
+        names = [h.strip().lower() for h in header]
+        if not names or names != self._header_names():
+            return None
+        return self._ranges(cut, names, rows)
+
+    def _header_names(self) -> list[str]:
+        with self._open_text() as fh:
+            header = next(csv.reader(fh, strict=True), None) or []
+        return [h.strip().lower() for h in header]
+
+    def _ranges(
+        self, start: int, names: list[str], rows: int
+    ) -> Generator[CsvRange, None, None]:
+        line = 2
+        try:
+            raw = open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        with raw:
+            raw.seek(start)
+            buf = raw.read(_SAMPLE_BYTES)
+            per_row = len(buf) // max(1, buf.count(b"\n"))
+            want = min(_MAX_RANGE_BYTES // 4, max(_MIN_RANGE_BYTES, rows * per_row))
+            while True:
+                if len(buf) < want:
+                    buf += raw.read(want - len(buf))
+                if not buf:
+                    return
+                if len(buf) < want:
+                    cut = len(buf)  # the end of the file
+                else:
+                    cut = _even_newline(buf, want) + 1
+                    if not cut:
+                        if len(buf) >= _MAX_RANGE_BYTES:
+                            yield CsvRange(start, -1, line, names)
+                            return
+                        want *= 2
+                        continue
+                part = buf[:cut]
+                yield CsvRange(start, start + cut, line, names)
+                # csv counts \r\n, \n and a lone \r as one line each
+                line += part.count(b"\n") + part.count(b"\r") - part.count(b"\r\n")
+                start += cut
+                buf = buf[cut:]
 
     def _jsonl_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         with self._open_text() as fh:
@@ -340,3 +422,129 @@ def _swallowed_rows(fields: Sequence[str], width: int) -> int:
         for part in field.splitlines()[1:]
         if part.count(",") >= width - 1
     )
+
+
+_HEADER_BYTES = 1 << 20
+_SAMPLE_BYTES = 1 << 20
+_MIN_RANGE_BYTES = 1 << 16
+_MAX_RANGE_BYTES = 64 << 20
+# How many newlines before the end of a buffer csv_ranges tries.
+_CUT_TRIES = 64
+
+
+def _even_newline(buf: bytes, end: int) -> int:
+    """The last newline of ``buf[:end]`` after an even number of quotes, or -1."""
+    at = end
+    for _ in range(_CUT_TRIES):
+        at = buf.rfind(b"\n", 0, at)
+        if at < 0 or buf.count(b'"', 0, at) % 2 == 0:
+            return at
+    return -1
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRange:
+    """Bytes ``start`` to ``end`` of a CSV file, starting on ``line``.
+
+    ``end`` is -1 for the rest of the file, to be read in one pass.
+    ``names`` are the header's column names.
+    """
+
+    start: int
+    end: int
+    line: int
+    names: list[str]
+
+
+@dataclass(slots=True)
+class RangeRows:
+    """The rows of one :class:`CsvRange`.
+
+    Attributes:
+        rows: ``(line, row)`` pairs as :meth:`TableSource.rows` yields them.
+        open_end: The last line ended in a CSV error, possibly a quoted
+            field that goes on in the next range: the cut before the next
+            range may be wrong.
+        undecodable: Some bytes of the range are not UTF-8.
+    """
+
+    rows: list[tuple[int, dict[str, str]]]
+    open_end: bool
+    undecodable: bool
+
+
+def read_csv_range(path: Path, rng: CsvRange) -> RangeRows:
+    """Parse one range cut by :meth:`TableSource.csv_ranges`.
+
+    The rows, their lines and the errors are those a single pass over the
+    file gives, as long as the range starts on a record boundary.
+
+    Raises:
+        InputError: The file cannot be read.
+    """
+    try:
+        with open(path, "rb") as raw:
+            raw.seek(rng.start)
+            data = raw.read(rng.end - rng.start)
+    except OSError as exc:
+        raise InputError(f"{path}: read failed mid-file: {exc.strerror}") from exc
+    text = data.decode("utf-8", "surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = _CsvRecords(reader, rng.names, rng.line)
+    rows = list(records)
+    return RangeRows(
+        rows=rows,
+        open_end=records.error_at is not None and records.error_at == reader.line_num,
+        undecodable=_SURROGATE_RE.search(text) is not None,
+    )
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+class _CsvRecords:
+    """``(line, row)`` pairs of a csv reader whose first line is ``first``.
+
+    Attributes:
+        error_at: The reader's line count at the last CSV error, if any.
+    """
+
+    def __init__(self, reader: Any, names: list[str], first: int) -> None:
+        self._reader = reader
+        self._names = names
+        self._base = first - 1 - reader.line_num
+        self.error_at: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        reader, names, base = self._reader, self._names, self._base
+        width = len(names)
+        start = base + reader.line_num + 1
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self.error_at = reader.line_num
+                yield start, {ERROR_KEY: f"malformed CSV: {exc}"
+                              + _span(start, base + reader.line_num)}
+                start = base + reader.line_num + 1
+                continue
+            line, start = start, base + reader.line_num + 1
+            if not fields:
+                continue  # a blank line is not a row
+            swallowed = _swallowed_rows(fields, width) if start - line > 1 else 0
+            if swallowed:
+                yield line, {
+                    ERROR_KEY: f"a quoted field holds {swallowed} line(s) that "
+                    "look like rows: is a quote left open?"
+                    + _span(line, start - 1)
+                }
+                continue
+            if len(fields) != width:
+                yield line, {
+                    ERROR_KEY: f"has {len(fields)} fields, the header has "
+                    f"{width} (unquoted comma or missing field?)"
+                }
+                continue
+            yield line, dict(zip(names, fields, strict=True))
