@@ -50,6 +50,7 @@ __all__ = [
 
 _MAX_LEN = 256
 _CACHE_SIZE = 2**18
+_SHA256_BLOCK = 64
 _MASK_WIDTH = 80
 
 
@@ -93,6 +94,7 @@ _INVISIBLE_RE = re.compile(
     "\u2060-\u206f\ufeff\ufff9-\ufffb]"
 )
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
+_ASCII_NON_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
 _NON_DIGIT_RE = re.compile(r"[^0-9]+")
 # Excel shows long numbers as 5.41726E+09; the digits after the sixth are
 # gone for good. The strict form (a decimal point or a signed exponent) is
@@ -124,6 +126,7 @@ _PLACEHOLDER_WORDS = frozenset(
         """
     )
 )
+_PLACEHOLDER_BYTES = frozenset(w.encode() for w in _PLACEHOLDER_WORDS)
 
 _EMPLOYER_PLACEHOLDERS = frozenset(
     _words(
@@ -203,8 +206,14 @@ def _common_skip(text: str, *, strict_scientific: bool = False) -> Skip | None:
     pattern = _SCIENTIFIC_STRICT_RE if strict_scientific else _SCIENTIFIC_RE
     if pattern.fullmatch(text):
         return _SCIENTIFIC
-    if _SHEET_ERROR_RE.fullmatch(text):
+    if text[0] == "#" and _SHEET_ERROR_RE.fullmatch(text):
         return _SHEET_ERROR
+    if text.isascii():
+        # What the lines below do, several times faster on ASCII text.
+        packed = text.encode().translate(None, _ASCII_NON_ALNUM).lower()
+        if not packed:
+            return _NO_CONTENT
+        return _WORD if packed in _PLACEHOLDER_BYTES else None
     compact = _NON_ALNUM_RE.sub("", text.casefold())
     if not compact:
         return _NO_CONTENT
@@ -1250,7 +1259,7 @@ class NationalIdHasher:
         ConfigError: If ``key`` is not bytes or is shorter than 16 bytes.
     """
 
-    __slots__ = ("_fingerprint", "_key")
+    __slots__ = ("_fingerprint", "_inner", "_key", "_outer")
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, (bytes, bytearray)):
@@ -1265,6 +1274,13 @@ class NationalIdHasher:
             )
         self._key = bytes(key)
         self._fingerprint = hashlib.sha256(b"ringfence-hasher:" + self._key).digest()
+        # HMAC's two keyed states, computed once: hmac.new() and
+        # hmac.digest() redo them for every id, which doubles the cost.
+        block = self._key if len(self._key) <= _SHA256_BLOCK else (
+            hashlib.sha256(self._key).digest())
+        block = block.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def __call__(self, canonical: str) -> str:
         """Return ``"h1:"`` and the first 32 hex digits of the HMAC of ``canonical``.
@@ -1272,8 +1288,15 @@ class NationalIdHasher:
         Args:
             canonical: A national id as :func:`normalize_national_id` cleans it.
         """
-        data = canonical.encode("utf-8", "surrogatepass")
-        return "h1:" + hmac.new(self._key, data, hashlib.sha256).hexdigest()[:32]
+        inner = self._inner.copy()
+        inner.update(canonical.encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return "h1:" + outer.hexdigest()[:32]
+
+    def __reduce__(self) -> tuple[type[NationalIdHasher], tuple[bytes]]:
+        # hashlib states do not pickle: a copy is rebuilt from the key.
+        return (NationalIdHasher, (self._key,))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NationalIdHasher):

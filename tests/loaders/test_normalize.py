@@ -691,3 +691,56 @@ def test_mask_output_is_printable_and_short(raw: str) -> None:
     masked = mask_value("address", raw)
     assert len(masked) <= 80
     assert masked.isprintable()
+
+
+def _common_skip_by_regex(text: str, strict: bool) -> object:
+    """The shared skip rules as first written, for any text."""
+    from ringfence.loaders import normalize as n
+
+    if not text:
+        return n._EMPTY
+    if len(text) > n._MAX_LEN:
+        return n._TOO_LONG
+    pattern = n._SCIENTIFIC_STRICT_RE if strict else n._SCIENTIFIC_RE
+    if pattern.fullmatch(text):
+        return n._SCIENTIFIC
+    if n._SHEET_ERROR_RE.fullmatch(text):
+        return n._SHEET_ERROR
+    compact = n._NON_ALNUM_RE.sub("", text.casefold())
+    if not compact:
+        return n._NO_CONTENT
+    return n._WORD if compact in n._PLACEHOLDER_WORDS else None
+
+
+_SKIP_TEXT = st.one_of(
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+    st.sampled_from(["N/A", "n.o.t a-p_p", "#ref!", "#N/A ", "--", "X", "Na0",
+                     "1.5E+09", "12e45", "unknown@", "_", "é", "ǅ", "Ⅻ"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_SKIP_TEXT, strict=st.booleans())
+def test_the_ascii_shortcut_of_the_skip_rules_changes_no_answer(
+    text: str, strict: bool
+) -> None:
+    from ringfence.loaders.normalize import _common_skip
+
+    assert _common_skip(text, strict_scientific=strict) == _common_skip_by_regex(
+        text, strict)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(min_size=16, max_size=200),
+       text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_national_id_keys_are_the_standard_hmac_sha256(key: bytes, text: str) -> None:
+    import hashlib
+    import hmac
+    import pickle
+
+    expected = "h1:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+    hasher = NationalIdHasher(key)
+    assert hasher(text) == expected
+    assert hasher(text) == expected  # the keyed states are not used up
+    assert pickle.loads(pickle.dumps(hasher))(text) == expected
