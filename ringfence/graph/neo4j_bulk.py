@@ -130,7 +130,7 @@ def _run_importer(
         "java", f"-Xmx{heap}", "-XX:+UseParallelGC", *flags, "-cp", f"{lib}/*",
         # The database comes first: each --nodes option takes several files.
         neo4j_server._ADMIN_TOOL, "database", "import", "full", _DATABASE,
-        "--overwrite-destination=true", "--id-type=integer",
+        "--overwrite-destination=true", "--id-type=actual",
         f"--threads={2 * (os.cpu_count() or 1)}",
         "--bad-tolerance=0", f"--report-file={report}",
         f"--multiline-fields={'true' if multiline else 'false'}",

@@ -85,11 +85,13 @@ def _real(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def _write_links(path: Path, links: dict[int, int]) -> tuple[int, bool]:
+def _write_links(
+    path: Path, links: dict[int, int], accounts_at: int
+) -> tuple[int, bool]:
     """Write the HAS file: one line per link, its two ends and its span."""
     has = _Lines(path, _HAS_HEADER)
     has.write_all(
-        f"{link >> 32},{link & _LOW},{span >> 32},{span & _LOW}"
+        f"{(link >> 32) + accounts_at},{link & _LOW},{span >> 32},{span & _LOW}"
         for link, span in links.items()
     )
     has.close()
@@ -100,6 +102,8 @@ def _write_products(
     out: Path,
     products: dict[tuple[str, str], list[Any]],
     accounts: dict[str, list[Any]],
+    accounts_at: int,
+    products_at: int,
 ) -> tuple[int, int, bool]:
     """Write the Product nodes and the HOLDS links of those whose account is
     in the load (the others stay unattached, as on a Bolt load); return the
@@ -109,7 +113,7 @@ def _write_products(
     product_lines: list[str] = []
     hold_lines: list[str] = []
     for pid, ((aid, pkey), (product, term, amount, balance, limit)) in enumerate(
-        products.items()
+        products.items(), products_at
     ):
         product_lines.append(
             f"{pid},{_quote(aid)},{_quote(pkey)},{_quote(product)},"
@@ -118,7 +122,7 @@ def _write_products(
         )
         holder = accounts.get(aid)
         if holder is not None:
-            hold_lines.append(f"{holder[0]},{pid}")
+            hold_lines.append(f"{holder[0] + accounts_at},{pid}")
         if len(product_lines) >= _LINES:
             nodes.write(product_lines)
             holds.write(hold_lines)
@@ -400,6 +404,12 @@ class CsvSpool(RowWriter):
         self.close()
         args: list[str] = []
         counts: dict[str, int] = {}
+        # Node ids are the database's own (the importer's --id-type=actual,
+        # which spares it mapping ids): identifiers first, numbered as they
+        # were met, then accounts, products and settings.
+        accounts_at = self._n_idents
+        products_at = accounts_at + len(self._accounts)
+        settings_at = products_at + len(self._products)
 
         # Links and products depend on nothing the other files hold: forked
         # copies of this process write them while this one writes the rest.
@@ -408,12 +418,14 @@ class CsvSpool(RowWriter):
         try:
             writers.append(_Writer(
                 str(has_path), len(self._links) >= _FORK_ROWS,
-                _write_links, has_path, self._links))
+                _write_links, has_path, self._links, accounts_at))
             writers.append(_Writer(
                 f"{self.out / 'products.csv'} or holds.csv",
                 len(self._products) >= _FORK_ROWS,
-                _write_products, self.out, self._products, self._accounts))
-            multiline, kinds = self._write_nodes(args, counts)
+                _write_products, self.out, self._products, self._accounts,
+                accounts_at, products_at))
+            multiline, kinds = self._write_nodes(args, counts, accounts_at,
+                                                 settings_at)
             links, links_multiline = writers[0].result()
             products, holds, products_multiline = writers[1].result()
         except BaseException:
@@ -433,7 +445,8 @@ class CsvSpool(RowWriter):
         return ImportFiles(args, counts, multiline, kinds)
 
     def _write_nodes(
-        self, args: list[str], counts: dict[str, int]
+        self, args: list[str], counts: dict[str, int], accounts_at: int,
+        settings_at: int,
     ) -> tuple[bool, list[str]]:
         """Write the accounts, identifier and settings files; return whether
         a field spans lines, and the identifier kinds."""
@@ -442,7 +455,7 @@ class CsvSpool(RowWriter):
         multiline = False
         accounts = _Lines(self.out / "accounts.csv", _ACCOUNTS_HEADER)
         accounts.write_all(
-            f"{n},{_quote(aid)},{created},{_quote(name)},{_quote(dob)},"
+            f"{n + accounts_at},{_quote(aid)},{created},{_quote(name)},{_quote(dob)},"
             f"{_text(label)},{seen}"
             for aid, (n, created, name, dob, label, seen) in self._accounts.items()
         )
@@ -476,7 +489,8 @@ class CsvSpool(RowWriter):
         settings = _Lines(self.out / "settings.csv", _SETTINGS_HEADER)
         settings.write([
             f"{n},{_quote(name)},{_quote(value)}"
-            for n, (name, value) in enumerate(sorted(self._settings.items()))
+            for n, (name, value) in enumerate(sorted(self._settings.items()),
+                                              settings_at)
         ])
         settings.close()
         counts["settings"] = settings.rows
