@@ -11,6 +11,7 @@ trusted.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 from pathlib import Path
 
 import pytest
@@ -136,8 +137,9 @@ def test_any_text_gives_the_rows_of_one_pass(
     assert got == list(TableSource(path).rows())
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["ranges", "rows handed over"])
 def test_a_pooled_load_writes_what_a_single_process_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
 ) -> None:
     lines = [b"account_id,created_at,full_name,phone,email,address,device_id\n"]
     for n in range(400):
@@ -147,8 +149,9 @@ def test_a_pooled_load_writes_what_a_single_process_writes(
         )
     lines.insert(100, b'A9,2026-01-01,Bad "quote,x,y,z,w\n')  # stray quote
     lines.insert(200, b"A8,not-a-date,,,,,\n")
-    accounts = tmp_path / "accounts.csv"
-    accounts.write_bytes(b"".join(lines))
+    accounts = tmp_path / ("accounts.csv.gz" if gz else "accounts.csv")
+    data = b"".join(lines)
+    accounts.write_bytes(gzip.compress(data) if gz else data)
     loans = tmp_path / "loans.csv"
     loans.write_text("account_id,product,term_months,amount,balance\n" + "".join(
         f"A{n % 350},bnpl,{(1, 3, 6, 12, 5)[n % 5]},{n}.5,{n}\n" for n in range(300)))
