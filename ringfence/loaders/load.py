@@ -26,6 +26,7 @@ import pickle
 import re
 import time
 import unicodedata
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -696,6 +697,9 @@ class _Chunk:
     report: LoadReport
     rejects: list[list[Any]]
     ignored: list[list[Any]]
+    # Index among the chunk's rows of each record and of each product.
+    record_rows: list[int]
+    product_rows: list[int]
 
 
 def _convert_chunk(
@@ -711,7 +715,9 @@ def _convert_chunk(
     sink = _ChunkReports()
     records: list[AccountRow] = []
     products: list[ProductRow] = []
-    for line, row in rows:
+    record_rows: list[int] = []
+    product_rows: list[int] = []
+    for n, (line, row) in enumerate(rows):
         row = _aliased(row)
         if table == "accounts":
             assert converter is not None
@@ -721,6 +727,7 @@ def _convert_chunk(
                 report.rows_rejected += 1
             else:
                 records.append(record)
+                record_rows.append(n)
         else:
             product = _convert_loan(source, line, row, sink,  # type: ignore[arg-type]
                                     undecodable=undecodable)
@@ -728,9 +735,11 @@ def _convert_chunk(
                 report.rows_rejected += 1
             else:
                 products.append(product)
+                product_rows.append(n)
     report.rows_read = len(rows)
     report.rows_accepted = len(records) + len(products)
-    return _Chunk(records, products, report, sink.rejects, sink.ignored)
+    return _Chunk(records, products, report, sink.rejects, sink.ignored,
+                  record_rows, product_rows)
 
 
 # Smaller files are converted here: starting workers would cost more.
@@ -788,17 +797,28 @@ def _worker_convert_range(rng: CsvRange) -> bytes:
     return _packed((chunk, part.open_end))
 
 
+def _settle(results: Iterable[Any]) -> None:
+    """Wait for tasks whose results are dropped (a range cut wrongly, an
+    error, a load given up): a pool terminated while a worker sends a result
+    can hang for good."""
+    for result in results:
+        result.wait()
+
+
 def _pooled_rows(
     pool: Any, chunks: Iterator[list[tuple[int, dict[str, str]]]], workers: int
 ) -> Iterator[_Chunk]:
     """Chunks of rows read here, converted by the pool, in file order."""
     pending: deque[Any] = deque()
-    for rows in chunks:
-        pending.append(pool.apply_async(_worker_convert, (rows,)))
-        if len(pending) >= 2 * workers:
+    try:
+        for rows in chunks:
+            pending.append(pool.apply_async(_worker_convert, (rows,)))
+            if len(pending) >= 2 * workers:
+                yield pickle.loads(pending.popleft().get())
+        while pending:
             yield pickle.loads(pending.popleft().get())
-    while pending:
-        yield pickle.loads(pending.popleft().get())
+    finally:
+        _settle(pending)
 
 
 def _pooled_ranges(
@@ -821,22 +841,25 @@ def _pooled_ranges(
         return rng, None if open_end else chunk
 
     rest = None
-    for rng in ranges:
-        if rng.end < 0:
-            rest = rng
-            break
-        pending.append((rng, pool.apply_async(_worker_convert_range, (rng,))))
-        if len(pending) >= 2 * workers:
+    try:
+        for rng in ranges:
+            if rng.end < 0:
+                rest = rng
+                break
+            pending.append((rng, pool.apply_async(_worker_convert_range, (rng,))))
+            if len(pending) >= 2 * workers:
+                done, chunk = first()
+                if chunk is None:
+                    return done
+                yield chunk
+        while pending:
             done, chunk = first()
             if chunk is None:
                 return done
             yield chunk
-    while pending:
-        done, chunk = first()
-        if chunk is None:
-            return done
-        yield chunk
-    return rest
+        return rest
+    finally:
+        _settle(result for _, result in pending)
 
 
 def _converted(
@@ -905,8 +928,10 @@ def _stream(
     progress: ProgressFn | None,
 ) -> None:
     seen: Counter[tuple[Any, ...]] = Counter()
+    batches = _Batches(max(1, config.load.batch_rows))
     for chunk in _converted(src, table, converter, config):
-        writer.write_rows(chunk.records, _number_lookalikes(chunk.products, seen))
+        for records, products in batches.add(chunk):
+            writer.write_rows(records, _number_lookalikes(products, seen))
         part = chunk.report
         report.rows_read += part.rows_read
         report.rows_accepted += part.rows_accepted
@@ -923,6 +948,47 @@ def _stream(
             reports.ignored.writerow(row)
         if progress is not None:
             progress(part.rows_read)
+    for records, products in batches.rest():
+        writer.write_rows(records, _number_lookalikes(products, seen))
+
+
+class _Batches:
+    """Regroups converted chunks into the store's batches: the accepted rows
+    of ``size`` rows of the file at a time, as a one-pass load forms them.
+
+    Stores merge the rows of one batch differently from rows of separate
+    batches (an account's duplicate rows: the first with the latest
+    ``seen_at`` within a batch, the later row across batches), so batches
+    must not depend on how the file was cut for the workers.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows = 0  # rows of the file before the next chunk
+        self._records: list[AccountRow] = []
+        self._products: list[ProductRow] = []
+
+    def add(self, chunk: _Chunk) -> Iterator[tuple[list[AccountRow], list[ProductRow]]]:
+        """The batches that end within ``chunk``; its tail waits for the next."""
+        size, first = self._size, self._rows
+        cut = -first % size  # where in this chunk the next batch begins
+        r = p = 0
+        while cut < chunk.report.rows_read:
+            r_end = bisect_left(chunk.record_rows, cut, r)
+            p_end = bisect_left(chunk.product_rows, cut, p)
+            self._records += chunk.records[r:r_end]
+            self._products += chunk.products[p:p_end]
+            yield from self.rest()
+            r, p, cut = r_end, p_end, cut + size
+        self._records += chunk.records[r:]
+        self._products += chunk.products[p:]
+        self._rows = first + chunk.report.rows_read
+
+    def rest(self) -> Iterator[tuple[list[AccountRow], list[ProductRow]]]:
+        """The batch begun and not yet handed out, if it holds any row."""
+        if self._records or self._products:
+            yield self._records, self._products
+        self._records, self._products = [], []
 
 
 def _check(report: LoadReport, config: Config, rejects: Path) -> None:

@@ -144,6 +144,13 @@ class TableSource:
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         self.columns = self._read_columns()
+        bad = [n for n, name in enumerate(self.columns, 1)
+               if _SURROGATE_RE.search(name)]
+        if bad:
+            raise InputError(
+                f"{self.path}: the header holds bytes that are not UTF-8 (column "
+                f"{bad[0]}); save the file as UTF-8"
+            )
         dup = _duplicates(self.columns)
         if dup:
             raise InputError(
@@ -252,7 +259,14 @@ class TableSource:
                 # after a closing quote, is an error rather than silently
                 # accepted.
                 reader = csv.reader(fh, strict=True)
-                header = next(reader, None)
+                try:
+                    header = next(reader, None)
+                except csv.Error as exc:
+                    raise InputError(
+                        f"{self.path}: the header row is malformed CSV ({exc}); "
+                        "quote column names that hold commas or quotes, or "
+                        "re-export the file"
+                    ) from exc
                 if header is None:
                     return
                 names = [h.strip().lower() for h in header]
@@ -305,13 +319,20 @@ class TableSource:
             return None
         header = next(csv.reader([first.decode("utf-8-sig", "surrogateescape")]), [])
         names = [h.strip().lower() for h in header]
-        if not names or names != self._header_names():
+        if not names or names != self._one_line_header():
             return None
         return self._ranges(cut, names, rows)
 
-    def _header_names(self) -> list[str]:
+    def _one_line_header(self) -> list[str] | None:
+        """The header's names when a one-pass read takes it from line 1 alone."""
         with self._open_text() as fh:
-            header = next(csv.reader(fh, strict=True), None) or []
+            reader = csv.reader(fh, strict=True)
+            try:
+                header = next(reader, None) or []
+            except csv.Error:
+                return None
+            if reader.line_num != 1:
+                return None
         return [h.strip().lower() for h in header]
 
     def _ranges(
@@ -434,11 +455,14 @@ _CUT_TRIES = 64
 
 def _even_newline(buf: bytes, end: int) -> int:
     """The last newline of ``buf[:end]`` after an even number of quotes, or -1."""
-    at = end
+    at = buf.rfind(b"\n", 0, end)
+    quotes = buf.count(b'"', 0, at) if at >= 0 else 0
     for _ in range(_CUT_TRIES):
-        at = buf.rfind(b"\n", 0, at)
-        if at < 0 or buf.count(b'"', 0, at) % 2 == 0:
+        if at < 0 or quotes % 2 == 0:
             return at
+        before = buf.rfind(b"\n", 0, at)
+        quotes -= buf.count(b'"', before + 1, at)
+        at = before
     return -1
 
 

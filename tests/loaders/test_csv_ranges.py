@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ringfence.config import Config
+from ringfence.errors import InputError
 from ringfence.graph.neo4j_csv import CsvSpool
 from ringfence.loaders import load, sources
 from ringfence.loaders.load import load_files
@@ -175,6 +176,129 @@ def test_a_pooled_load_writes_what_a_single_process_writes(
             texts.append(Path(report.ignored_path).read_bytes())
             texts.append(repr((report.rows_read, report.rows_rejected)).encode())
         return texts
+
+    alone = spooled("one", 1)
+    monkeypatch.setattr(load, "_POOL_BYTES", 0)
+    assert spooled("two", 2) == alone
+
+
+def test_a_header_that_runs_onto_line_two_is_not_cut(tmp_path: Path) -> None:
+    # Line 1 has an even number of quotes, yet its last field goes on to
+    # line 2: cutting after line 1 would start inside the header.
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'a,b"c,"d\n"\nA1,x,y\nA2,x,y\n')
+    assert TableSource(path).csv_ranges(1) is None
+    assert [line for line, _ in TableSource(path).rows()] == [3, 4]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"account_id,created_at,\xff\nA1,2026-01-01,x\n", "not UTF-8 \\(column 3\\)"),
+    (b'account_id,created_at,"x"y\nA1,2026-01-01,z\n', "header row is malformed"),
+])
+def test_a_broken_header_is_one_clear_error(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message):
+        load_files(CsvSpool(tmp_path), [path], config=Config(),
+                   reports_dir=tmp_path / "reports")
+
+
+def test_one_stray_quote_does_not_stall_the_cutting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After the quote no newline follows an even number of quotes: every
+    # buffer up to the cap is searched, each in one pass over its bytes.
+    monkeypatch.setattr(sources, "_MAX_RANGE_BYTES", 1 << 20)
+    path = tmp_path / "a.csv"
+    row = b"A1,2026-01-01,Ann,1 Main St\n"
+    path.write_bytes(HEADER + b'A0,2026-01-01,Bob 5" tall,x\n' + row * 60_000)
+    ranges = TableSource(path).csv_ranges(10)
+    assert ranges is not None
+    calls = 0
+    real = bytes.count
+
+    class Counting(bytes):
+        def count(self, *args: object) -> int:  # type: ignore[override]
+            nonlocal calls
+            calls += 1
+            return real(self, *args)  # type: ignore[arg-type]
+
+    assert sources._even_newline(Counting(HEADER + row * 1000), 20_000) >= 0
+    assert calls <= 2
+    assert [r.end for r in ranges] == [-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.booleans(), max_size=60), size=st.integers(1, 9),
+       cuts=st.lists(st.integers(1, 12), min_size=1, max_size=20))
+def test_batches_are_those_of_one_pass_whatever_the_chunks(
+    rows: list[bool], size: int, cuts: list[int]
+) -> None:
+    from ringfence.loaders.load import LoadReport, _Batches, _Chunk
+
+    def chunk(start: int, accepted: list[bool]) -> _Chunk:
+        kept = [n for n, ok in enumerate(accepted) if ok]
+        report = LoadReport(source="a", table="accounts")
+        report.rows_read = len(accepted)
+        records = [("A", start + n) for n in kept]
+        return _Chunk(records, [], report, [], [], kept, [])  # type: ignore[arg-type]
+
+    def batches(lengths: list[int]) -> list[list[object]]:
+        out: list[list[object]] = []
+        b = _Batches(size)
+        start = 0
+        for length in lengths:
+            out += [r for r, _ in b.add(chunk(start, rows[start:start + length]))]
+            start += length
+        out += [r for r, _ in b.rest()]
+        return out
+
+    lengths, left = [], len(rows)
+    for cut in cuts * (len(rows) + 1):
+        if left <= 0:
+            break
+        lengths.append(min(cut, left))
+        left -= lengths[-1]
+    one_pass = [rows[i:i + size] for i in range(0, len(rows), size)]
+    assert batches(lengths) == batches([len(p) for p in one_pass])
+    assert batches(lengths) == [
+        [("A", i + n) for n, ok in enumerate(p) if ok]
+        for i, p in zip(range(0, len(rows), size), one_pass, strict=True) if any(p)
+    ]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_duplicate_accounts_merge_alike_whatever_the_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    # Two rows of one account with the same seen time: within a batch the
+    # first wins, across batches the later one (and an empty label never
+    # erases a known one). Batches must follow rows, not the workers' cuts.
+    text = "account_id,created_at,full_name,email,label\n" + "".join(
+        f"AC{n // 2},2025-01-01T00:00:00,Name{n},m{n // 2}@example.org,"
+        f"{'fraud' if n % 2 == 0 else ''}\n" for n in range(120))
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(text)
+    monkeypatch.setattr(sources, "_SAMPLE_BYTES", 64)
+    real_ranges = TableSource.csv_ranges
+
+    def ranges(self: TableSource, _rows: int) -> object:
+        return real_ranges(self, rows)
+
+    monkeypatch.setattr(TableSource, "csv_ranges", ranges)
+
+    def spooled(name: str, workers: int) -> list[bytes]:
+        out = tmp_path / name / "csv"
+        out.mkdir(parents=True)
+        cfg = Config()
+        cfg = dataclasses.replace(
+            cfg, load=dataclasses.replace(cfg.load, workers=workers, batch_rows=7))
+        spool = CsvSpool(out)
+        load_files(spool, [accounts], config=cfg, reports_dir=out.parent / "r")
+        spool.finish()
+        return [(out / f).read_bytes() for f in sorted(p.name for p in out.iterdir())]
 
     alone = spooled("one", 1)
     monkeypatch.setattr(load, "_POOL_BYTES", 0)
