@@ -188,6 +188,8 @@ def _undecodable_column(row: dict[str, str]) -> str | None:
 def _nested_columns(row: dict[str, str]) -> set[str]:
     """Columns whose cell was an array or object (aliases resolved)."""
     names = row.pop(NESTED_KEY, "")
+    if not names:  # every CSV row
+        return set()
     return {_COLUMN_ALIASES.get(n, n) for n in names.split("\x00") if n}
 
 

@@ -1072,12 +1072,25 @@ def _address_once(text: str, default: str) -> Identifier | Skip:
     return _address_of(_parse_address(text, default))
 
 
+def _has_letter(text: str) -> bool:
+    if text.isascii():
+        return text.lower() != text.upper()  # only letters have case
+    return any(c.isalpha() for c in text)
+
+
+def _is_placeholder(text: str) -> bool:
+    """Whether ``text``, punctuation and spaces removed, is a placeholder word."""
+    if text.isascii():
+        return text.encode().translate(None, _ASCII_NON_ALNUM) in _PLACEHOLDER_BYTES
+    return _NON_ALNUM_RE.sub("", text) in _PLACEHOLDER_WORDS
+
+
 def _address_of(address: _Address) -> Identifier | Skip:
     """Build the identifier of a parsed address."""
     building = " ".join(address.building)
-    if not any(c.isalpha() for c in building):
+    if not _has_letter(building):
         return _NO_PLACE
-    if _NON_ALNUM_RE.sub("", building) in _PLACEHOLDER_WORDS:
+    if _is_placeholder(building):
         return _WORD  # "N/À": a placeholder once accents are folded
     if _SCIENTIFIC_RE.fullmatch(building):
         return _SCIENTIFIC  # "5.4È9" folds to "54e9"

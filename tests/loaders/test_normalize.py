@@ -744,3 +744,23 @@ def test_national_id_keys_are_the_standard_hmac_sha256(key: bytes, text: str) ->
     assert hasher(text) == expected
     assert hasher(text) == expected  # the keyed states are not used up
     assert pickle.loads(pickle.dumps(hasher))(text) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.one_of(
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=20),
+    st.text(max_size=8),
+    st.sampled_from(["n/a", "N A", "x-x", "12"]),
+))
+def test_the_ascii_shortcuts_of_address_checks_change_no_answer(text: str) -> None:
+    import re
+
+    from ringfence.loaders.normalize import (
+        _PLACEHOLDER_WORDS,
+        _has_letter,
+        _is_placeholder,
+    )
+
+    assert _has_letter(text) == any(c.isalpha() for c in text)
+    assert _is_placeholder(text) == (
+        re.sub(r"[\W_]+", "", text) in _PLACEHOLDER_WORDS)
