@@ -11,9 +11,11 @@ c. a naive loader on the first ``--naive-sample`` accounts: one auto-commit
    the store's constraints in place, so lookups are indexed);
 d. detection end to end on the bulk-loaded graph (``run_detection``:
    snapshot, detect, write back);
-e. ``account show`` latency (``account_view``) over 200 random accounts,
+e. ``account show`` latency (``account_view``) of 600 random accounts,
    after warming the page cache as ``ringfence neo4j start`` does (also
-   with ``--skip-detect``, which skips d).
+   with ``--skip-detect``, which skips d): the first 100 apart, as the
+   restarted server still plans its queries and compiles its code, then
+   the other 500.
 
 b and c run first, each on an empty database that is cleared afterwards.
 Every rate counts account rows read from the file per second of wall time,
@@ -46,6 +48,19 @@ from typing import Any, cast
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RINGFENCE_NID_KEY", "bench-only-key-0123456789abcdef")
+
+
+# account show: the first queries of the restarted server, then the timed ones
+_FIRST_SHOWS = 100
+_SHOWS = 500
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50": round(ordered[len(ordered) // 2], 1),
+        "p95": round(ordered[int(len(ordered) * 0.95)], 1),
+    }
 
 
 def _free_port() -> int:
@@ -266,15 +281,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ids = list(store.iter_account_ids())
             rng = random.Random(args.seed)
             times = []
-            for account_id in rng.sample(ids, min(200, len(ids))):
+            for account_id in rng.sample(ids, min(_SHOWS + _FIRST_SHOWS, len(ids))):
                 mark = time.perf_counter()
                 account_view(store, account_id)
                 times.append((time.perf_counter() - mark) * 1000)
-            times.sort()
-            figures["account_show_ms"] = {
-                "p50": round(times[len(times) // 2], 1),
-                "p95": round(times[int(len(times) * 0.95)], 1),
-            }
+            # The first queries after a restart also wait for Cypher to plan
+            # them and for the JVM to compile its hot code; an investigator
+            # meets a server that has long been answering.
+            figures["account_show_first_ms"] = _percentiles(times[:_FIRST_SHOWS])
+            figures["account_show_ms"] = _percentiles(times[_FIRST_SHOWS:])
     finally:
         pid = neo4j_server.status(home)["pid"]
         if pid is not None:
