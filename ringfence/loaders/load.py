@@ -51,6 +51,7 @@ from ringfence.loaders.normalize import (
 from ringfence.loaders.sources import (
     ERROR_KEY,
     NESTED_KEY,
+    UNDECODABLE_RE,
     CsvRange,
     TableSource,
     read_csv_range,
@@ -84,7 +85,6 @@ _COLUMN_ALIASES = {"device": "device_id", "ip_address": "ip", "dob": "date_of_bi
 # direction overrides), line/paragraph separators and undecodable bytes:
 # an id holding one looks like another id, or breaks the views that show it.
 _BAD_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_UNDECODABLE_RE = re.compile("[\ud800-\udfff]")
 # Larger amounts are not money but mistakes, and their sums overflow.
 _MAX_AMOUNT = 1e15
 # ISO dates are held to the range epoch seconds are: 1970 up to 2100.
@@ -177,10 +177,10 @@ def _account_id_ok(account_id: str) -> bool:
 
 def _undecodable_column(row: dict[str, str]) -> str | None:
     """The first column holding bytes that were not UTF-8, if any."""
-    if not _UNDECODABLE_RE.search("".join(row.values())):
+    if not UNDECODABLE_RE.search("".join(row.values())):
         return None
     for column, value in row.items():
-        if _UNDECODABLE_RE.search(value):
+        if UNDECODABLE_RE.search(value):
             return column
     return None
 

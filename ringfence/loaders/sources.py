@@ -32,12 +32,15 @@ __all__ = [
     "NESTED_KEY",
     "CsvRange",
     "RangeRows",
+    "UNDECODABLE_RE",
     "TableSource",
     "read_csv_range",
     "shown_names",
 ]
 
 ERROR_KEY = "__error__"
+#: Matches the lone surrogates that bytes which were not UTF-8 decode to.
+UNDECODABLE_RE = re.compile("[\ud800-\udfff]")
 #: Row key listing (NUL-separated) the columns whose cell is an array or object.
 NESTED_KEY = "__nested__"
 
@@ -145,7 +148,7 @@ class TableSource:
             raise InputError(f"{self.path}: no such file")
         self.columns = self._read_columns()
         bad = [n for n, name in enumerate(self.columns, 1)
-               if _SURROGATE_RE.search(name)]
+               if UNDECODABLE_RE.search(name)]
         if bad:
             raise InputError(
                 f"{self.path}: the header holds bytes that are not UTF-8 (column "
@@ -159,15 +162,17 @@ class TableSource:
                 "keep one of each"
             )
 
-    def _open_text(self) -> IO[str]:
+    def _open_bytes(self, *, plain: bool = False) -> IO[bytes]:
+        """The file's bytes, decompressed unless ``plain``."""
         try:
-            raw: IO[bytes] = (
-                gzip.open(self.path, "rb")  # type: ignore[assignment]
-                if self.gzip
-                else open(self.path, "rb")
-            )
+            if self.gzip and not plain:
+                return gzip.open(self.path, "rb")  # type: ignore[return-value]
+            return open(self.path, "rb")
         except OSError as exc:
             raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+
+    def _open_text(self) -> IO[str]:
+        raw = self._open_bytes()
         # surrogateescape keeps undecodable bytes visible, so the row that
         # holds them is rejected by line instead of the whole file failing.
         return io.TextIOWrapper(
@@ -273,11 +278,7 @@ class TableSource:
                 yield from _CsvRecords(reader, names, reader.line_num + 1)
             return
         # The rest of the file from a record boundary found by csv_ranges.
-        try:
-            raw = open(self.path, "rb")
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
-        with raw:
+        with self._open_bytes() as raw:
             raw.seek(resume.start)
             text = io.TextIOWrapper(
                 raw, encoding="utf-8", errors="surrogateescape", newline=""
@@ -308,18 +309,15 @@ class TableSource:
         """
         if self.format != "csv" or self.gzip:
             return None
-        try:
-            with open(self.path, "rb") as raw:
-                head = raw.read(_HEADER_BYTES)
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read: {exc.strerror}") from exc
+        with self._open_bytes() as raw:
+            head = raw.read(_HEADER_BYTES)
+        # The header ends at the first newline when no lone \r comes before
+        # it and a one-pass read takes the header from line 1 alone.
         cut = head.find(b"\n") + 1
-        first = head[:cut]
-        if not cut or first.count(b'"') % 2 or b"\r" in first[:-2]:
+        if not cut or b"\r" in head[:max(cut - 2, 0)]:
             return None
-        header = next(csv.reader([first.decode("utf-8-sig", "surrogateescape")]), [])
-        names = [h.strip().lower() for h in header]
-        if not names or names != self._one_line_header():
+        names = self._one_line_header()
+        if not names:
             return None
         return self._ranges(cut, names, rows)
 
@@ -339,11 +337,7 @@ class TableSource:
         self, start: int, names: list[str], rows: int
     ) -> Generator[CsvRange, None, None]:
         line = 2
-        try:
-            raw = open(self.path, "rb")
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
-        with raw:
+        with self._open_bytes() as raw:
             raw.seek(start)
             buf = raw.read(_SAMPLE_BYTES)
             per_row = len(buf) // max(1, buf.count(b"\n"))
@@ -519,11 +513,9 @@ def read_csv_range(path: Path, rng: CsvRange) -> RangeRows:
     return RangeRows(
         rows=rows,
         open_end=records.error_at is not None and records.error_at == reader.line_num,
-        undecodable=_SURROGATE_RE.search(text) is not None,
+        undecodable=UNDECODABLE_RE.search(text) is not None,
     )
 
-
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class _CsvRecords:

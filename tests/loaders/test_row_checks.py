@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from ringfence.loaders import normalize
 from ringfence.loaders.load import (
     _BAD_ID_CATEGORIES,
-    _UNDECODABLE_RE,
     _account_id_ok,
     _undecodable_column,
 )
+from ringfence.loaders.sources import UNDECODABLE_RE
 
 _ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=140)
 _ANY = st.text(max_size=140)
@@ -35,7 +35,7 @@ def test_account_ids_are_judged_character_by_character(account_id: str) -> None:
             max_size=4),
 ))
 def test_the_first_column_with_bad_bytes_is_found(row: dict[str, str]) -> None:
-    want = next((c for c, v in row.items() if _UNDECODABLE_RE.search(v)), None)
+    want = next((c for c, v in row.items() if UNDECODABLE_RE.search(v)), None)
     assert _undecodable_column(row) == want
 
 
